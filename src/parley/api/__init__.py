@@ -1,0 +1,1 @@
+"""Shared HTTP plumbing: dependencies, error rendering, the envelope."""

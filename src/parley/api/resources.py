@@ -1,0 +1,22 @@
+"""The long-lived objects one application instance shares across requests."""
+
+from dataclasses import dataclass
+
+from parley.core.config import Settings
+from parley.core.cursors import CursorCodec
+from parley.core.mail import Mailer
+from parley.core.ratelimit import Limiter
+from parley.core.tokens import TokenCodec
+from parley.db.engine import Database
+from parley.media.storage import MediaStorage
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    database: Database
+    tokens: TokenCodec
+    cursors: CursorCodec
+    login_failures: Limiter
+    mailer: Mailer
+    media: MediaStorage

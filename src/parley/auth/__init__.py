@@ -1,0 +1,1 @@
+"""Sign-up, sign-in, tokens, login sessions and password recovery."""

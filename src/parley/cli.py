@@ -1,0 +1,96 @@
+"""The `parley` command: serve, migrate, create-admin."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from parley.core.config import get_settings
+from parley.core.errors import ParleyError
+from parley.core.logging import configure_logging
+from parley.db import migrate as migrations
+
+app = typer.Typer(help="Parley: an HTTP backend for businesses that sell through chat.",
+                  no_args_is_help=True, add_completion=False)
+
+# Exit status when the service refuses to start (configuration or schema not ready).
+EXIT_NOT_READY = 3
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    graceful_timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds in-flight requests get to finish on SIGTERM")
+    ] = 30,
+) -> None:
+    """Migrate a new database, then serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings)
+    state = asyncio.run(migrations.schema_state(settings.database_url))
+    if state == "new" or (state == "behind" and settings.is_development):
+        migrations.upgrade(settings.database_url)
+    elif state == "behind":
+        typer.echo("The database schema is behind this version: run `parley migrate` first.", err=True)
+        raise typer.Exit(EXIT_NOT_READY)
+    uvicorn.run(
+        "parley.main:app",
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        workers=workers,
+        proxy_headers=False,  # the app decides whom to trust (FORWARDED_ALLOW_IPS)
+        server_header=False,
+        date_header=True,
+        access_log=False,  # the app writes its own access line
+        log_config=None,
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+) -> None:
+    """Upgrade the database schema to the given revision (default: the newest)."""
+    settings = get_settings()
+    configure_logging(settings)
+    migrations.upgrade(settings.database_url, revision)
+    typer.echo(f"Database migrated to {revision}.")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The administrator's e-mail")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+) -> None:
+    """Create an administrator, or promote an existing account with that e-mail."""
+    from parley.db.engine import create_database
+    from parley.db.uow import UnitOfWork
+    from parley.users.service import UserService
+
+    settings = get_settings()
+    configure_logging(settings)
+
+    async def run() -> str:
+        database = create_database(settings.database_url)
+        try:
+            async with database.sessions() as db:
+                service = UserService(UnitOfWork(db), settings=settings)
+                user = await service.ensure_admin(email=email, password=password)
+                return str(user.id)
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except ParleyError as error:
+        detail = "; ".join(f"{d.field}: {d.message}" for d in error.details or [])
+        typer.echo(f"{error.message}{': ' + detail if detail else ''}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Administrator {email} ready (id {user_id}).")

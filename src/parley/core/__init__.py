@@ -1,0 +1,1 @@
+"""Framework-free building blocks: configuration, errors, security, logging, time."""

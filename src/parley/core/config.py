@@ -1,0 +1,177 @@
+"""Settings from the environment and `.env`: exactly the variables of the API contract."""
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from parley.core.durations import parse_duration, parse_rate
+
+DATA_DIR = Path("data")
+SECRET_FILE_NAME = "jwt-secret"
+MIN_SECRET_LENGTH = 32
+KNOWN_WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "jwt-secret"}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+def _split_list(value: Any) -> Any:
+    """Accept `a,b` as well as a JSON list for list-valued variables."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = f"sqlite:///{DATA_DIR / 'parley.db'}"
+    redis_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: str = Field(default="HS256", exclude=True)
+    jwt_expires_in: int = 15 * 60
+    refresh_token_expires_in: int = 30 * 86400
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    rate_limit_window: int = 60
+    rate_limit_max: int = Field(default=300, ge=1)
+    login_rate_limit: str = "10/15m"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    media_dir: Path = DATA_DIR / "media"
+    media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    log_level: str = "INFO"
+    log_format: LogFormat | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    first_admin_email: str | None = None
+    first_admin_password: SecretStr | None = None
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Parley <no-reply@localhost>"
+    public_base_url: str = "http://localhost:8000"
+
+    @field_validator("jwt_expires_in", "refresh_token_expires_in", "rate_limit_window", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> int:
+        return parse_duration(value)
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_a_strong_secret(self) -> "Settings":
+        if self.environment is Environment.PRODUCTION and not _is_strong(self.jwt_secret):
+            raise ValueError(
+                f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters when ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
+
+    @property
+    def login_rate(self) -> tuple[int, int]:
+        return parse_rate(self.login_rate_limit)
+
+    def signing_key(self) -> str:
+        """Return the JWT secret, generating and keeping one outside production."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        return _development_secret()
+
+
+def _is_strong(secret: SecretStr | None) -> bool:
+    if secret is None:
+        return False
+    value = secret.get_secret_value()
+    return len(value) >= MIN_SECRET_LENGTH and value.lower() not in KNOWN_WEAK_SECRETS
+
+
+@lru_cache(maxsize=1)
+def _development_secret() -> str:
+    path = DATA_DIR / SECRET_FILE_NAME
+    if not path.exists():
+        _write_secret_once(path)
+    return path.read_text().strip()
+
+
+def _write_secret_once(path: Path) -> None:
+    """Create the secret file atomically, so workers starting together agree on one secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    draft.touch(mode=0o600)
+    draft.write_text(secrets.token_urlsafe(48))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return
+    finally:
+        draft.unlink()
+    structlog.get_logger("parley.config").warning(
+        "jwt_secret_generated", path=str(path), hint="set JWT_SECRET outside development"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,51 @@
+"""Opaque, signed keyset cursors: clients cannot forge or tamper with a page position."""
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from parley.core.errors import BadRequest
+
+_SIGNATURE_BYTES = 16
+
+
+class InvalidCursor(BadRequest):
+    message = "Invalid cursor"
+
+
+class CursorCodec:
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), b"parley-cursor", hashlib.sha256).digest()
+
+    def encode(self, position: dict[str, Any]) -> str:
+        payload = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+
+    def decode(self, cursor: str, *, expect: frozenset[str]) -> dict[str, Any]:
+        """Return the position a cursor holds, or raise InvalidCursor (400)."""
+        try:
+            payload_part, signature_part = cursor.split(".")
+            payload = _unb64(payload_part)
+            if not hmac.compare_digest(_unb64(signature_part), self._sign(payload)):
+                raise InvalidCursor
+            position = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidCursor from exc
+        if not isinstance(position, dict) or set(position) != expect:
+            raise InvalidCursor
+        return position
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if len(text) > 4096:
+        raise ValueError("cursor too long")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

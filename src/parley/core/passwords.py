@@ -1,0 +1,60 @@
+"""Password hashing and the rules a new password must meet."""
+
+import base64
+import hashlib
+from functools import lru_cache
+
+import anyio.to_thread
+import bcrypt
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+# The ranked list zxcvbn ships; its head is the "few thousand most common passwords".
+COMMON_PASSWORDS_CONSIDERED = 10_000
+
+
+def _prehash(password: str) -> bytes:
+    """Digest the password first so every character counts past bcrypt's 72-byte input.
+
+    Base64 keeps the digest free of NUL bytes, which bcrypt would stop at.
+    """
+    return base64.b64encode(hashlib.sha256(password.encode()).digest())
+
+
+def hash_password_sync(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode()
+
+
+def verify_password_sync(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(_prehash(password), password_hash.encode())
+    except ValueError:
+        return False
+
+
+async def hash_password(password: str, rounds: int) -> str:
+    """Hash in a worker thread: bcrypt is slow on purpose and must not stall the event loop."""
+    return await anyio.to_thread.run_sync(hash_password_sync, password, rounds)
+
+
+async def verify_password(password: str, password_hash: str) -> bool:
+    """Check a password in a worker thread."""
+    return await anyio.to_thread.run_sync(verify_password_sync, password, password_hash)
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    ranked = FREQUENCY_LISTS["passwords"][:COMMON_PASSWORDS_CONSIDERED]
+    return frozenset(p for p in ranked if len(p) >= MIN_PASSWORD_LENGTH)
+
+
+def is_common_password(password: str) -> bool:
+    """Tell whether the password is among the most common ones, ignoring case."""
+    return password.casefold() in _common_passwords()
+
+
+@lru_cache(maxsize=4)
+def dummy_hash(rounds: int) -> str:
+    """A hash to verify against when the account does not exist, so timing reveals nothing."""
+    return hash_password_sync("parley-timing-equaliser", rounds)

@@ -1,0 +1,87 @@
+"""Schema building blocks shared by every domain: strict inputs, the envelope, pages, and the
+field types the contract names (trimmed text, E.164 phone numbers)."""
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+T = TypeVar("T")
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields are refused, so nothing is mass-assigned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadModel(BaseModel):
+    """A response body, read from model attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Envelope(BaseModel, Generic[T]):
+    status: Literal["success"] = "success"
+    message: str
+    data: T
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    status: Literal["error"] = "error"
+    message: str
+    error: ErrorInfo
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text, and no client means to send one.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+
+
+def trimmed(min_length: int, max_length: int) -> StringConstraints:
+    """Trim surrounding whitespace, then count the length in characters.
+
+    Use as `Annotated[str, trimmed(1, 200), NoNul]`.
+    """
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+SearchQuery = Annotated[str, trimmed(0, 200), NoNul]
+
+
+def _e164(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not text.startswith("+") or len(text) > 32:
+        raise ValueError("must be an E.164 phone number such as +14155552671")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("must be an E.164 phone number such as +14155552671") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PhoneNumber = Annotated[str, BeforeValidator(_e164)]

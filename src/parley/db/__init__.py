@@ -1,0 +1,1 @@
+"""Engine, declarative base, unit of work and the small generic repository."""

@@ -1,0 +1,75 @@
+"""The engine and session factory for the configured database."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from parley.db.urls import async_url
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(database_url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
+    """Create a pooled engine for the URL, tuned for its database."""
+    url = async_url(database_url)
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if url.get_backend_name() == "sqlite":
+        _prepare_sqlite_path(url.database)
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        options.update(
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=POOL_TIMEOUT_S,
+            pool_recycle=1800,
+            connect_args={"timeout": CONNECT_TIMEOUT_S}
+            if url.get_backend_name() == "postgresql"
+            else {"connect_timeout": CONNECT_TIMEOUT_S},
+        )
+    engine = create_async_engine(url, **options)
+    if url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+
+
+def _prepare_sqlite_path(database: str | None) -> None:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        from pathlib import Path
+
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers, foreign keys on, and transactions SQLAlchemy controls."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN only wraps writes; we begin every transaction below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,91 @@
+"""The application factory: lifespan, middleware order, error handlers and routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from parley import __version__
+from parley.api.errors import install_error_handlers
+from parley.api.resources import Resources
+from parley.auth.router import router as auth_router
+from parley.catalog.router import router as catalog_router
+from parley.chats.router import router as chats_router
+from parley.core.config import Settings, get_settings
+from parley.core.cursors import CursorCodec
+from parley.core.logging import configure_logging
+from parley.core.mail import Mailer, create_mailer
+from parley.core.ratelimit import Limiter, create_storage
+from parley.core.tokens import TokenCodec
+from parley.db.engine import create_database
+from parley.media.router import router as media_router
+from parley.media.storage import LocalMediaStorage
+from parley.middleware.errors import UnhandledErrorMiddleware
+from parley.middleware.request_id import RequestIdMiddleware
+from parley.users.bootstrap import ensure_first_admin
+from parley.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+
+def build_resources(settings: Settings, *, mailer: Mailer | None = None) -> Resources:
+    secret = settings.signing_key()
+    login_count, login_window = settings.login_rate
+    return Resources(
+        settings=settings,
+        database=create_database(settings.database_url),
+        tokens=TokenCodec(secret, settings.jwt_algorithm, settings.jwt_expires_in),
+        cursors=CursorCodec(secret),
+        login_failures=Limiter(
+            create_storage(settings.redis_url),
+            count=login_count,
+            window_seconds=login_window,
+            namespace="login-failures",
+            moving=True,
+        ),
+        mailer=mailer or create_mailer(settings),
+        media=LocalMediaStorage(settings.media_dir),
+    )
+
+
+def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
+    """Build the application; tests pass their own settings and a recording mailer."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    resources = build_resources(settings, mailer=mailer)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ensure_first_admin(resources)
+        yield
+        await resources.database.dispose()
+
+    app = FastAPI(
+        title="Parley",
+        version=__version__,
+        summary="The HTTP API of Parley, a backend for conversational commerce.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.resources = resources
+    install_error_handlers(app)
+
+    # Added innermost first: the last one added sees the request first.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(auth_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
+    app.include_router(users_router, prefix=f"{API_PREFIX}/users", tags=["users"])
+    app.include_router(chats_router, prefix=API_PREFIX, tags=["chat sessions"])
+    app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
+    app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `parley.main:app` for ASGI servers, built on first access so importing stays cheap.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

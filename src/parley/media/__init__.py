@@ -1,0 +1,1 @@
+"""Media files: detection, storage and download."""

@@ -1,0 +1,65 @@
+"""All SQL of the users domain."""
+
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from parley.core.errors import ParleyError
+from parley.db.repository import Repository, violates
+from parley.models.chat import Media
+from parley.models.user import User
+from parley.users.errors import EmailTaken, PhoneNumberTaken, UsernameTaken
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def username_key(username: str) -> str:
+    return username.casefold()
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email_key == email_key(email)))
+
+    async def list_page(
+        self,
+        *,
+        limit: int,
+        after: UUID | None,
+        q: str | None,
+        role: str | None,
+        is_active: bool | None,
+    ) -> list[User]:
+        """Return up to `limit` users after the given id, newest first."""
+        query = select(User).order_by(User.id.desc()).limit(limit)
+        if after is not None:
+            query = query.where(User.id < after)
+        if q:
+            pattern = q.lower()
+            query = query.where(
+                User.email_key.contains(pattern, autoescape=True)
+                | func.lower(User.username).contains(pattern, autoescape=True)
+            )
+        if role is not None:
+            query = query.where(User.role == role)
+        if is_active is not None:
+            query = query.where(User.is_active.is_(is_active))
+        return list(await self.session.scalars(query))
+
+    async def media_keys_of(self, user_id: UUID) -> list[str]:
+        """Return the storage keys of every media file the user owns."""
+        return list(await self.session.scalars(select(Media.storage_key).where(Media.user_id == user_id)))
+
+    def integrity_error(self, exc: IntegrityError) -> ParleyError | IntegrityError:
+        if violates(exc, "uq_users_email_key", "users.email_key"):
+            return EmailTaken()
+        if violates(exc, "uq_users_username_key", "users.username_key"):
+            return UsernameTaken()
+        if violates(exc, "uq_users_phone_number", "users.phone_number"):
+            return PhoneNumberTaken()
+        return exc

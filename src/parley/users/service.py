@@ -1,0 +1,159 @@
+"""Users use cases: accounts for their owners and user management for administrators."""
+
+from uuid import UUID
+
+from parley.auth.repository import LoginSessionRepository
+from parley.core.clock import utcnow
+from parley.core.config import Settings
+from parley.core.errors import Conflict, FieldError, Unauthorized, ValidationFailed
+from parley.core.passwords import hash_password, is_common_password, verify_password
+from parley.db.uow import UnitOfWork
+from parley.media.storage import MediaStorage
+from parley.models.user import Role, User
+from parley.users.errors import UserNotFound
+from parley.users.repository import UserRepository, email_key, username_key
+from parley.users.schemas import UserCreate, UserUpdateAdmin, UserUpdateMe
+
+
+def check_new_password(password: str, field: str = "body.password") -> None:
+    """Refuse the most common passwords (422); length is checked by the schema."""
+    if is_common_password(password):
+        raise ValidationFailed(
+            "Password is too common",
+            details=[FieldError(field, "is one of the most common passwords; choose another")],
+        )
+
+
+class UserService:
+    def __init__(
+        self, uow: UnitOfWork, *, settings: Settings, media: MediaStorage | None = None
+    ) -> None:
+        self.uow = uow
+        self.settings = settings
+        self.media = media
+        self.users = UserRepository(uow.session)
+        self.login_sessions = LoginSessionRepository(uow.session)
+
+    async def register(self, data: UserCreate, *, role: Role = Role.USER) -> User:
+        """Create an account; 409 when its email, username or phone number is taken."""
+        check_new_password(data.password)
+        password_hash = await hash_password(data.password, self.settings.bcrypt_rounds)
+        async with self.uow:
+            user = self.users.add(
+                User(
+                    email=data.email,
+                    email_key=email_key(data.email),
+                    username=data.username,
+                    username_key=username_key(data.username) if data.username else None,
+                    phone_number=data.phone_number,
+                    password_hash=password_hash,
+                    role=role.value,
+                    is_active=True,
+                )
+            )
+            await self.users.flush()
+            await self.uow.commit()
+        return user
+
+    async def ensure_admin(self, *, email: str, password: str) -> User:
+        """Create an administrator, or promote and re-password the account with that email."""
+        data = UserCreate(email=email, password=password)
+        async with self.uow:
+            existing = await self.users.get_by_email(data.email)
+            if existing is None:
+                return await self.register(data, role=Role.ADMIN)
+            check_new_password(data.password)
+            existing.password_hash = await hash_password(password, self.settings.bcrypt_rounds)
+            existing.role = Role.ADMIN.value
+            existing.is_active = True
+            await self.uow.commit()
+            return existing
+
+    async def get(self, user_id: UUID) -> User:
+        async with self.uow:
+            user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFound
+        return user
+
+    async def list_users(
+        self, *, limit: int, after: UUID | None, q: str | None, role: str | None,
+        is_active: bool | None,
+    ) -> list[User]:
+        async with self.uow:
+            return await self.users.list_page(
+                limit=limit, after=after, q=q, role=role, is_active=is_active
+            )
+
+    async def update_me(self, user_id: UUID, *, data: UserUpdateMe) -> User:
+        """Change the caller's email, username or phone number; 409 when taken."""
+        async with self.uow:
+            user = await self._load(user_id)
+            fields = data.model_fields_set
+            if "email" in fields:
+                if data.email is None:
+                    raise ValidationFailed(details=[FieldError("body.email", "cannot be null")])
+                user.email, user.email_key = data.email, email_key(data.email)
+            self._apply_profile(user, data.username, data.phone_number, fields)
+            await self.users.flush()
+            await self.uow.commit()
+        return user
+
+    async def update_by_admin(self, user_id: UUID, *, actor: User, data: UserUpdateAdmin) -> User:
+        """Change a user's role, state or profile; disabling revokes its login sessions."""
+        fields = data.model_fields_set
+        if user_id == actor.id and (
+            ("role" in fields and data.role != actor.role) or data.is_active is False
+        ):
+            raise Conflict("Administrators cannot demote or disable themselves")
+        async with self.uow:
+            user = await self._load(user_id)
+            if data.role is not None:
+                user.role = data.role
+            if data.is_active is not None:
+                user.is_active = data.is_active
+                if not data.is_active:
+                    await self.login_sessions.revoke_all(user.id, now=utcnow())
+            self._apply_profile(user, data.username, data.phone_number, fields)
+            await self.users.flush()
+            await self.uow.commit()
+        return user
+
+    async def delete_me(self, user_id: UUID, *, password: str) -> None:
+        """Delete the caller's account and everything it owns, after checking the password."""
+        async with self.uow:
+            user = await self._load(user_id)
+            if not await verify_password(password, user.password_hash):
+                raise Unauthorized("Password is incorrect")
+            await self._delete(user)
+
+    async def delete_by_admin(self, user_id: UUID, *, actor: User) -> None:
+        if user_id == actor.id:
+            raise Conflict("Administrators cannot delete themselves here; use DELETE /users/me")
+        async with self.uow:
+            await self._delete(await self._load(user_id))
+
+    async def _delete(self, user: User) -> None:
+        keys = await self.users.media_keys_of(user.id)
+        await self.users.delete(user)
+        if self.media is not None:
+            media = self.media
+            for key in keys:
+                self.uow.after_commit(lambda key=key: media.delete(key))  # type: ignore[misc]
+        await self.uow.commit()
+
+    async def _load(self, user_id: UUID) -> User:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFound
+        return user
+
+    @staticmethod
+    def _apply_profile(
+        user: User, username: str | None, phone_number: str | None, fields: set[str]
+    ) -> None:
+        if "username" in fields:
+            user.username = username
+            user.username_key = username_key(username) if username else None
+        if "phone_number" in fields:
+            user.phone_number = phone_number
