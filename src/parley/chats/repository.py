@@ -23,3 +23,11 @@ class ChatSessionRepository(Repository[ChatSession]):
         if with_vendor:
             query = query.options(selectinload(ChatSession.vendor))
         return await self.session.scalar(query)
+
+    async def get_owned(self, chat_session_id: UUID, owner_id: UUID) -> ChatSession | None:
+        """Return the chat session only when `owner_id` owns it (writes never cross owners)."""
+        return await self.session.scalar(
+            select(ChatSession).where(
+                ChatSession.id == chat_session_id, ChatSession.user_id == owner_id
+            )
+        )
