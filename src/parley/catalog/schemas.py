@@ -1,0 +1,116 @@
+"""Request and response bodies of the catalog domain: vendors and sellers."""
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic.functional_validators import AfterValidator
+
+from parley.core.schemas import InputModel, NoNul, PhoneNumber, ReadModel, trimmed
+
+MAX_URL_LENGTH = 2048
+_URL_SCHEMES = frozenset({"http", "https"})
+_http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _web_url(value: str) -> str:
+    """Accept an absolute http(s) URL with a host; keep it exactly as sent (never fetched)."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
+        raise ValueError("must be a URL without spaces, control characters or backslashes")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in _URL_SCHEMES or not value.lower().startswith(
+        (f"{parts.scheme.lower()}://",)
+    ):
+        raise ValueError("must be an http or https URL")
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        _http_url.validate_python(value)
+    except (ValueError, ValidationError):
+        raise ValueError("must be a valid http or https URL") from None
+    if not host:
+        raise ValueError("must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials")
+    return value
+
+
+VendorName = Annotated[str, trimmed(1, 200), NoNul]
+SellerName = Annotated[str, trimmed(1, 100), NoNul]
+Product = Annotated[str, trimmed(1, 200), NoNul]
+LongText = Annotated[str, trimmed(1, 4000), NoNul]
+ImageUrl = Annotated[str, trimmed(1, MAX_URL_LENGTH), NoNul, AfterValidator(_web_url)]
+
+# The models call it chat_session_id; the contract calls it session_id.
+SessionId = Annotated[UUID, Field(validation_alias=AliasChoices("chat_session_id", "session_id"))]
+
+
+def _not_null(value: object) -> object:
+    # Omitted fields are kept; a field that may not be empty cannot be cleared with null.
+    if value is None:
+        raise ValueError("cannot be null")
+    return value
+
+
+class VendorRead(ReadModel):
+    id: UUID
+    session_id: SessionId
+    name: str
+    phone_number: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class VendorCreate(InputModel):
+    name: VendorName
+    phone_number: PhoneNumber
+
+
+class VendorUpdate(InputModel):
+    """Omitted fields are kept."""
+
+    _check_not_null = field_validator("name", "phone_number")(_not_null)
+
+    name: VendorName | None = None
+    phone_number: PhoneNumber | None = None
+
+
+class SellerRead(ReadModel):
+    id: UUID
+    session_id: SessionId
+    name: str
+    product: str
+    description: str | None
+    benefits: str | None
+    image_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SellerCreate(InputModel):
+    name: SellerName
+    product: Product
+    description: LongText | None = None
+    benefits: LongText | None = None
+    image_url: ImageUrl | None = None
+
+
+class SellerUpdate(InputModel):
+    """Any create field; omitted fields are kept, `null` clears description, benefits, image_url."""
+
+    _check_not_null = field_validator("name", "product")(_not_null)
+
+    name: SellerName | None = None
+    product: Product | None = None
+    description: LongText | None = None
+    benefits: LongText | None = None
+    image_url: ImageUrl | None = None
