@@ -1,5 +1,168 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of /api/v1/auth: sign-up, tokens, login sessions and passwords."""
 
-from fastapi import APIRouter
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+
+from parley.api.deps import (
+    CurrentPrincipal,
+    DbSession,
+    PageDep,
+    ResourcesDep,
+    client_ip,
+)
+from parley.auth.schemas import (
+    LoginRequest,
+    LoginSessionRead,
+    OAuth2Token,
+    PasswordChange,
+    PasswordForgot,
+    PasswordReset,
+    RefreshRequest,
+    TokenPair,
+)
+from parley.auth.service import AuthService, ClientInfo
+from parley.core.errors import ParleyError
+from parley.core.schemas import Envelope, Page
+from parley.db.uow import UnitOfWork
+from parley.users.schemas import UserCreate, UserRead
+from parley.users.service import UserService
 
 router = APIRouter()
+
+SESSION_CURSOR_KEYS = frozenset({"id"})
+
+
+def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
+    return AuthService(
+        UnitOfWork(db),
+        settings=resources.settings,
+        tokens=resources.tokens,
+        login_failures=resources.login_failures,
+        mailer=resources.mailer,
+    )
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def _client(request: Request) -> ClientInfo:
+    return ClientInfo(ip_address=client_ip(request), user_agent=request.headers.get("user-agent"))
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(data: UserCreate, db: DbSession, resources: ResourcesDep) -> Envelope[UserRead]:
+    """Create an account. 409 when the email, username or phone number is taken."""
+    user = await UserService(UnitOfWork(db), settings=resources.settings).register(data)
+    return Envelope(message="Account created", data=UserRead.model_validate(user))
+
+
+@router.post("/login")
+async def login(data: LoginRequest, request: Request, auth: AuthServiceDep) -> Envelope[TokenPair]:
+    """Sign in with email and password; opens a login session for this device."""
+    issued = await auth.login(data.email, data.password, client=_client(request))
+    return Envelope(message="Logged in", data=TokenPair.model_validate(issued))
+
+
+@router.post("/token", response_model=OAuth2Token)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, auth: AuthServiceDep
+) -> OAuth2Token | JSONResponse:
+    """OAuth2 password flow (`username` is the email), for the docs' Authorize button.
+
+    Answers in the RFC 6749 shape, errors included: `{error, error_description}`.
+    """
+    try:
+        issued = await auth.login(form.username, form.password, client=_client(request))
+    except ParleyError as error:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(error.retry_after)
+        body = {"error": "invalid_grant", "error_description": error.message}
+        return JSONResponse(body, status_code=error.status, headers=headers)
+    return OAuth2Token.model_validate(issued)
+
+
+@router.post("/refresh")
+async def refresh(data: RefreshRequest, auth: AuthServiceDep) -> Envelope[TokenPair]:
+    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+    issued = await auth.refresh(data.refresh_token)
+    return Envelope(message="Tokens refreshed", data=TokenPair.model_validate(issued))
+
+
+@router.post("/logout")
+async def logout(principal: CurrentPrincipal, auth: AuthServiceDep) -> Envelope[None]:
+    """Revoke the current login session: its tokens stop working at once."""
+    await auth.logout(principal)
+    return Envelope(message="Logged out", data=None)
+
+
+@router.post("/logout-all")
+async def logout_all(principal: CurrentPrincipal, auth: AuthServiceDep) -> Envelope[None]:
+    """Revoke every login session of the caller, this one included."""
+    await auth.logout_all(principal.user.id)
+    return Envelope(message="Logged out of every session", data=None)
+
+
+@router.get("/sessions")
+async def list_sessions(
+    principal: CurrentPrincipal, auth: AuthServiceDep, page: PageDep, resources: ResourcesDep
+) -> Envelope[Page[LoginSessionRead]]:
+    """List the caller's active login sessions (devices), newest first."""
+    before = (
+        UUID(resources.cursors.decode(page.cursor, expect=SESSION_CURSOR_KEYS)["id"])
+        if page.cursor
+        else None
+    )
+    rows = await auth.list_login_sessions(principal.user.id, limit=page.limit + 1, before=before)
+    items = [
+        LoginSessionRead.model_validate(row).model_copy(
+            update={"current": row.id == principal.login_session_id}
+        )
+        for row in rows[: page.limit]
+    ]
+    next_cursor = (
+        resources.cursors.encode({"id": str(rows[page.limit - 1].id)})
+        if len(rows) > page.limit
+        else None
+    )
+    return Envelope(message="Login sessions", data=Page(items=items, next_cursor=next_cursor))
+
+
+@router.delete("/sessions/{login_session_id}")
+async def revoke_session(
+    login_session_id: UUID, principal: CurrentPrincipal, auth: AuthServiceDep
+) -> Envelope[None]:
+    """Revoke one of the caller's login sessions; another user's is 404."""
+    await auth.revoke_login_session(login_session_id, user_id=principal.user.id)
+    return Envelope(message="Login session revoked", data=None)
+
+
+@router.post("/password/change")
+async def change_password(
+    data: PasswordChange, principal: CurrentPrincipal, auth: AuthServiceDep
+) -> Envelope[None]:
+    """Change the password; every other login session is revoked."""
+    await auth.change_password(
+        principal, current_password=data.current_password, new_password=data.new_password
+    )
+    return Envelope(message="Password changed", data=None)
+
+
+@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED)
+async def forgot_password(data: PasswordForgot, auth: AuthServiceDep) -> Envelope[None]:
+    """Mail a reset link if an account has this email; the answer never tells."""
+    await auth.forgot_password(data.email)
+    return Envelope(
+        message="If an account exists for this email, a reset link has been sent", data=None
+    )
+
+
+@router.post("/password/reset")
+async def reset_password(data: PasswordReset, auth: AuthServiceDep) -> Envelope[None]:
+    """Set a new password with a reset token; every login session is revoked."""
+    await auth.reset_password(data.token, data.new_password)
+    return Envelope(message="Password reset", data=None)

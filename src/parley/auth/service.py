@@ -1,14 +1,49 @@
-"""Auth use cases: each opens the unit of work, applies the rules and commits."""
+"""Auth use cases: each opens the unit of work, applies the rules and commits.
 
+Slow password hashing always happens outside a database transaction, and write transactions
+begin with their write, so SQLite never has to upgrade a stale read snapshot.
+"""
+
+import asyncio
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from parley.auth.errors import InvalidAccessToken
-from parley.auth.repository import LoginSessionRepository
+import structlog
+
+from parley.auth.devices import MAX_USER_AGENT, device_name
+from parley.auth.errors import (
+    InvalidAccessToken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidResetToken,
+    LoginSessionNotFound,
+    RefreshTokenReused,
+)
+from parley.auth.repository import (
+    LoginSessionRepository,
+    RefreshTokenRepository,
+    ResetTokenRepository,
+)
 from parley.core.clock import utcnow
-from parley.core.tokens import InvalidToken, TokenCodec
+from parley.core.config import Settings
+from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
+from parley.core.mail import Mail, Mailer
+from parley.core.passwords import dummy_hash, hash_password, verify_password
+from parley.core.ratelimit import Limiter
+from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
-from parley.models.user import User
+from parley.db.uow import UnitOfWork
+from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
+from parley.users.repository import UserRepository, email_key
+from parley.users.service import check_new_password
+
+security = structlog.get_logger("parley.security")
+
+# Two refreshes of one token this close together are a client racing itself, not theft.
+REFRESH_REUSE_GRACE = timedelta(seconds=10)
+RESET_TOKEN_LIFETIME = timedelta(hours=1)
+_background: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +52,20 @@ class Principal:
 
     user: User
     login_session_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: UUID
 
 
 async def authenticate_access(token: str, *, tokens: TokenCodec, database: Database) -> Principal:
@@ -33,3 +82,239 @@ async def authenticate_access(token: str, *, tokens: TokenCodec, database: Datab
     if found is None:
         raise InvalidAccessToken
     return Principal(user=found[1], login_session_id=claims.login_session_id)
+
+
+class AuthService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        settings: Settings,
+        tokens: TokenCodec,
+        login_failures: Limiter,
+        mailer: Mailer,
+    ) -> None:
+        self.uow = uow
+        self.settings = settings
+        self.tokens = tokens
+        self.login_failures = login_failures
+        self.mailer = mailer
+        self.users = UserRepository(uow.session)
+        self.login_sessions = LoginSessionRepository(uow.session)
+        self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.reset_tokens = ResetTokenRepository(uow.session)
+
+    async def login(self, email: str, password: str, *, client: ClientInfo) -> IssuedTokens:
+        """Check the credentials (throttled per IP and per account) and open a login session."""
+        budgets = [("ip", client.ip_address or "unknown"), ("account", email_key(email))]
+        await self._ensure_within_budget(budgets)
+        async with self.uow:
+            user = await self.users.get_by_email(email)
+        stored = user.password_hash if user else dummy_hash(self.settings.bcrypt_rounds)
+        if not await verify_password(password, stored) or user is None:
+            for budget in budgets:
+                await self.login_failures.hit(*budget)
+            security.warning("login_failed", ip=client.ip_address, known_account=user is not None)
+            raise InvalidCredentials
+        if not user.is_active:
+            raise AccountDisabled
+        return await self._open_login_session(user, client)
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        """Rotate a refresh token; a reused one revokes its whole login session."""
+        token_hash = hash_opaque_token(refresh_token)
+        now = utcnow()
+        async with self.uow:
+            claimed = await self.refresh_tokens.claim(token_hash, now=now)
+            found = await self.refresh_tokens.find(token_hash)
+            if found is None:
+                raise InvalidRefreshToken
+            token, login_session, user = found
+            if not claimed:
+                await self._on_unclaimable(token, login_session, now)
+                raise InvalidRefreshToken
+            if login_session.revoked_at is not None or login_session.expires_at <= now:
+                raise InvalidRefreshToken
+            if not user.is_active:
+                raise InvalidRefreshToken
+            issued = self._issue(user, login_session.id, now)
+            await self.login_sessions.touch(
+                login_session.id, now=now, expires_at=self._refresh_expiry(now)
+            )
+            await self.uow.commit()
+        return issued
+
+    async def _on_unclaimable(
+        self, token: RefreshToken, login_session: LoginSession, now: datetime
+    ) -> None:
+        """Revoke the login session when a rotated token comes back after the grace window."""
+        if token.used_at is None or now - token.used_at <= REFRESH_REUSE_GRACE:
+            return  # expired, or a client refreshing twice at once: refused, not punished
+        if login_session.revoked_at is None:
+            await self.login_sessions.revoke(login_session.id, user_id=login_session.user_id, now=now)
+            # The revocation must survive the 401 that follows: commit it on its own first.
+            await self.uow.commit()
+        security.warning(
+            "refresh_token_reused", user_id=str(login_session.user_id), session_id=str(login_session.id)
+        )
+        raise RefreshTokenReused
+
+    async def logout(self, principal: Principal) -> None:
+        """Revoke the caller's current login session."""
+        await self.revoke_login_session(principal.login_session_id, user_id=principal.user.id)
+
+    async def logout_all(self, user_id: UUID) -> int:
+        """Revoke every login session of the user; return how many were live."""
+        async with self.uow:
+            revoked = await self.login_sessions.revoke_all(user_id, now=utcnow())
+            await self.uow.commit()
+        security.info("login_sessions_revoked", user_id=str(user_id), count=len(revoked))
+        return len(revoked)
+
+    async def list_login_sessions(
+        self, user_id: UUID, *, limit: int, before: UUID | None
+    ) -> list[LoginSession]:
+        async with self.uow:
+            return await self.login_sessions.list_live(
+                user_id, now=utcnow(), limit=limit, before=before
+            )
+
+    async def revoke_login_session(self, login_session_id: UUID, *, user_id: UUID) -> None:
+        """Revoke one of the user's live login sessions; another user's is not found."""
+        async with self.uow:
+            if not await self.login_sessions.revoke(login_session_id, user_id=user_id, now=utcnow()):
+                raise LoginSessionNotFound
+            await self.uow.commit()
+        security.info("login_session_revoked", user_id=str(user_id), session_id=str(login_session_id))
+
+    async def change_password(
+        self, principal: Principal, *, current_password: str, new_password: str
+    ) -> None:
+        """Change the password after checking the current one; other login sessions end."""
+        user = principal.user
+        budget = ("account", user.email_key)
+        await self._ensure_within_budget([budget])
+        if not await verify_password(current_password, user.password_hash):
+            await self.login_failures.hit(*budget)
+            raise ValidationFailed(
+                "Current password is incorrect",
+                details=[FieldError("body.current_password", "is incorrect")],
+            )
+        check_new_password(new_password, "body.new_password")
+        new_hash = await hash_password(new_password, self.settings.bcrypt_rounds)
+        async with self.uow:
+            await self.login_sessions.revoke_all(
+                user.id, now=utcnow(), keep=principal.login_session_id
+            )
+            await self._set_password(user.id, new_hash)
+            await self.uow.commit()
+
+    async def forgot_password(self, email: str) -> None:
+        """Mail a single-use reset link when an active account has this email; say nothing."""
+        token = new_opaque_token()
+        now = utcnow()
+        async with self.uow:
+            user = await self.users.get_by_email(email)
+            if user is None or not user.is_active:
+                return
+            self.reset_tokens.add(
+                PasswordResetToken(
+                    user_id=user.id,
+                    token_hash=hash_opaque_token(token),
+                    created_at=now,
+                    expires_at=now + RESET_TOKEN_LIFETIME,
+                )
+            )
+            link = f"{self.settings.public_base_url}/reset-password?token={token}"
+            mail = Mail(
+                to=user.email,
+                subject="Reset your Parley password",
+                body=(
+                    "Someone asked to reset the password of your Parley account.\n\n"
+                    f"To choose a new password, open this link within an hour:\n{link}\n\n"
+                    "If it was not you, ignore this message; your password stays as it is.\n"
+                ),
+            )
+            # Sent in the background so the answer takes as long whether or not the account exists.
+            self.uow.after_commit(lambda: _spawn(self.mailer.send(mail)))
+            await self.uow.commit()
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Set a new password with a reset token (single use); every login session ends."""
+        check_new_password(new_password, "body.new_password")
+        new_hash = await hash_password(new_password, self.settings.bcrypt_rounds)
+        now = utcnow()
+        async with self.uow:
+            user_id = await self.reset_tokens.claim(hash_opaque_token(token), now=now)
+            if user_id is None:
+                raise InvalidResetToken
+            await self.reset_tokens.use_up_all(user_id, now=now)
+            await self.login_sessions.revoke_all(user_id, now=now)
+            await self._set_password(user_id, new_hash)
+            await self.uow.commit()
+        security.info("password_reset", user_id=str(user_id))
+
+    async def _set_password(self, user_id: UUID, password_hash: str) -> None:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise InvalidResetToken
+        user.password_hash = password_hash
+
+    async def _ensure_within_budget(self, budgets: list[tuple[str, str]]) -> None:
+        for budget in budgets:
+            verdict = await self.login_failures.test(*budget)
+            if not verdict.allowed:
+                security.warning("login_throttled", budget=budget[0])
+                raise RateLimited(
+                    "Too many failed attempts; try again later", retry_after=verdict.reset_after
+                )
+
+    async def _open_login_session(self, user: User, client: ClientInfo) -> IssuedTokens:
+        now = utcnow()
+        user_agent = client.user_agent[:MAX_USER_AGENT] if client.user_agent else None
+        async with self.uow:
+            login_session = self.login_sessions.add(
+                LoginSession(
+                    user_id=user.id,
+                    user_agent=user_agent,
+                    ip_address=client.ip_address,
+                    device=device_name(user_agent),
+                    created_at=now,
+                    last_used_at=now,
+                    expires_at=self._refresh_expiry(now),
+                )
+            )
+            await self.login_sessions.flush()
+            issued = self._issue(user, login_session.id, now)
+            await self.uow.commit()
+        return issued
+
+    def _issue(self, user: User, login_session_id: UUID, now: datetime) -> IssuedTokens:
+        """Issue an access token and a new refresh token (added to the transaction)."""
+        refresh_token = new_opaque_token()
+        self.refresh_tokens.add(
+            RefreshToken(
+                login_session_id=login_session_id,
+                token_hash=hash_opaque_token(refresh_token),
+                created_at=now,
+                expires_at=self._refresh_expiry(now),
+            )
+        )
+        access_token = self.tokens.issue(
+            user_id=user.id, login_session_id=login_session_id, role=user.role
+        )
+        return IssuedTokens(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            expires_in=self.tokens.lifetime_seconds,
+            session_id=login_session_id,
+        )
+
+    def _refresh_expiry(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.refresh_token_expires_in)
+
+
+def _spawn(coroutine: "asyncio.Future[None] | object") -> None:
+    task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    _background.add(task)
+    task.add_done_callback(_background.discard)

@@ -7,11 +7,26 @@ from types import TracebackType
 from typing import Self
 
 import structlog
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 
 log = structlog.get_logger("parley.db")
+
+_FLUSHED = "parley.flushed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flush(session: Session, _context: object) -> None:
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _remember_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_FLUSHED] = True
 
 
 class UnitOfWork:
@@ -28,7 +43,21 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.rollback()
+        if exc is None and not self._has_writes():
+            # A read-only use case: end the transaction without expiring what it loaded, so the
+            # router can still serialise it. (A rollback would expire every loaded object.)
+            await self._end_read_only()
+        else:
+            await self.rollback()
+
+    def _has_writes(self) -> bool:
+        session = self.session
+        return bool(session.new or session.dirty or session.deleted or session.info.get(_FLUSHED))
+
+    async def _end_read_only(self) -> None:
+        self._after_commit.clear()
+        if self.session.in_transaction():
+            await self.session.commit()
 
     def after_commit(self, effect: AfterCommit) -> None:
         """Run `effect` once the transaction has committed; never if it rolls back."""
@@ -36,6 +65,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        self.session.info.pop(_FLUSHED, None)
         effects, self._after_commit = self._after_commit, []
         for effect in effects:
             try:
@@ -48,5 +78,6 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._after_commit.clear()
+        self.session.info.pop(_FLUSHED, None)
         if self.session.in_transaction():
             await self.session.rollback()

@@ -1,5 +1,97 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of /api/v1/users: the caller's account and user management for admins."""
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from parley.api.deps import AdminUser, CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.core.schemas import Envelope, Page, SearchQuery
+from parley.db.uow import UnitOfWork
+from parley.users.schemas import PasswordConfirmation, UserRead, UserUpdateAdmin, UserUpdateMe
+from parley.users.service import UserService
 
 router = APIRouter()
+
+USER_CURSOR_KEYS = frozenset({"id"})
+
+
+def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
+    return UserService(UnitOfWork(db), settings=resources.settings, media=resources.media)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+@router.get("/me")
+async def read_me(user: CurrentUser) -> Envelope[UserRead]:
+    """Return the caller's account."""
+    return Envelope(message="Current user", data=UserRead.model_validate(user))
+
+
+@router.patch("/me")
+async def update_me(
+    data: UserUpdateMe, user: CurrentUser, users: UserServiceDep
+) -> Envelope[UserRead]:
+    """Change the caller's email, username or phone number (null clears the last two)."""
+    updated = await users.update_me(user.id, data=data)
+    return Envelope(message="Account updated", data=UserRead.model_validate(updated))
+
+
+@router.delete("/me")
+async def delete_me(
+    data: PasswordConfirmation, user: CurrentUser, users: UserServiceDep
+) -> Envelope[None]:
+    """Delete the caller's account and everything it owns; the password confirms it."""
+    await users.delete_me(user.id, password=data.password)
+    return Envelope(message="Account deleted", data=None)
+
+
+@router.get("")
+async def list_users(
+    _admin: AdminUser,
+    users: UserServiceDep,
+    page: PageDep,
+    resources: ResourcesDep,
+    q: Annotated[SearchQuery | None, Query(description="Email or username contains")] = None,
+    role: Literal["user", "admin"] | None = None,
+    is_active: bool | None = None,
+) -> Envelope[Page[UserRead]]:
+    """List users, newest first (admin)."""
+    after = (
+        UUID(resources.cursors.decode(page.cursor, expect=USER_CURSOR_KEYS)["id"])
+        if page.cursor
+        else None
+    )
+    rows = await users.list_users(
+        limit=page.limit + 1, after=after, q=q or None, role=role, is_active=is_active
+    )
+    next_cursor = (
+        resources.cursors.encode({"id": str(rows[page.limit - 1].id)})
+        if len(rows) > page.limit
+        else None
+    )
+    items = [UserRead.model_validate(row) for row in rows[: page.limit]]
+    return Envelope(message="Users", data=Page(items=items, next_cursor=next_cursor))
+
+
+@router.get("/{user_id}")
+async def read_user(user_id: UUID, _admin: AdminUser, users: UserServiceDep) -> Envelope[UserRead]:
+    """Return one user (admin)."""
+    return Envelope(message="User", data=UserRead.model_validate(await users.get(user_id)))
+
+
+@router.patch("/{user_id}")
+async def update_user(
+    user_id: UUID, data: UserUpdateAdmin, admin: AdminUser, users: UserServiceDep
+) -> Envelope[UserRead]:
+    """Change a user's role, state, username or phone number (admin); disabling signs it out."""
+    updated = await users.update_by_admin(user_id, actor=admin, data=data)
+    return Envelope(message="User updated", data=UserRead.model_validate(updated))
+
+
+@router.delete("/{user_id}")
+async def delete_user(user_id: UUID, admin: AdminUser, users: UserServiceDep) -> Envelope[None]:
+    """Delete a user and everything it owns (admin)."""
+    await users.delete_by_admin(user_id, actor=admin)
+    return Envelope(message="User deleted", data=None)

@@ -5,7 +5,7 @@ from uuid import UUID
 from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
-from parley.core.errors import Conflict, FieldError, Unauthorized, ValidationFailed
+from parley.core.errors import Conflict, FieldError, ValidationFailed
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
 from parley.media.storage import MediaStorage
@@ -124,7 +124,9 @@ class UserService:
         async with self.uow:
             user = await self._load(user_id)
             if not await verify_password(password, user.password_hash):
-                raise Unauthorized("Password is incorrect")
+                raise ValidationFailed(
+                    "Password is incorrect", details=[FieldError("body.password", "is incorrect")]
+                )
             await self._delete(user)
 
     async def delete_by_admin(self, user_id: UUID, *, actor: User) -> None:

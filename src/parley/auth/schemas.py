@@ -1,0 +1,65 @@
+"""Request and response bodies of the auth domain."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from parley.core.passwords import MAX_PASSWORD_LENGTH
+from parley.core.schemas import InputModel, ReadModel
+from parley.users.schemas import Email, Password
+
+AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class LoginRequest(InputModel):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: AnyPassword
+
+
+class RefreshRequest(InputModel):
+    refresh_token: OpaqueToken
+
+
+class PasswordChange(InputModel):
+    current_password: AnyPassword
+    new_password: Password
+
+
+class PasswordForgot(InputModel):
+    email: Email
+
+
+class PasswordReset(InputModel):
+    token: OpaqueToken
+    new_password: Password
+
+
+class TokenPair(ReadModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token in seconds")
+    session_id: UUID = Field(description="The login session these tokens belong to")
+
+
+class OAuth2Token(ReadModel):
+    """The RFC 6749 token response of the form endpoint (no envelope)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class LoginSessionRead(ReadModel):
+    id: UUID
+    user_agent: str | None
+    ip_address: str | None
+    device: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool = False
