@@ -21,7 +21,7 @@ from parley.db.base import Base
 from parley.db.engine import Database, create_database
 from parley.main import create_app
 
-TEST_SECRET = "test-secret-" + "x" * 40
+TEST_SECRET = "test-secret-" + "x" * 60
 PASSWORD = "correct horse battery staple"
 
 
