@@ -31,6 +31,8 @@ class Seller(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("chat_session_id", "name_key"),
         Index("ix_sellers_user_id_id", "user_id", "id"),
+        # Serves a chat session's sellers, newest first, as a keyset scan.
+        Index("ix_sellers_chat_session_id_id", "chat_session_id", "id"),
     )
 
     chat_session_id: Mapped[UUID] = mapped_column(
