@@ -1,15 +1,32 @@
 """Rate limits on the `limits` library: in memory by default, in Redis when configured so that
-every worker shares one budget."""
+every worker shares one budget.
+
+When Redis cannot be reached, a limiter fails open to a per-process in-memory budget of the same
+size instead of failing the request: the limit still holds per worker, and the shared budget
+comes back by itself once Redis answers again (see docs/operations.md).
+"""
 
 import time
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.errors import StorageError
+
+from parley.core.config import Settings
 
 log = structlog.get_logger("parley.ratelimit")
+
+# A limiter must never hold a request up for long: a Redis that does not answer within this
+# time counts as down.
+REDIS_TIMEOUT_S = 0.5
+# While Redis is down, try it again at most this often rather than on every request.
+RETRY_SHARED_STORAGE_AFTER_S = 5.0
+
+_STORAGE_FAILURES = (StorageError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +38,15 @@ class Verdict:
 
 
 def create_storage(redis_url: str | None) -> Storage:
+    """Return Redis storage for the URL (short timeouts, errors wrapped), else memory."""
     if redis_url:
-        return RedisStorage(f"async+{redis_url}", implementation="redispy")
+        return RedisStorage(
+            f"async+{redis_url}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+        )
     return MemoryStorage()
 
 
@@ -33,20 +57,79 @@ class Limiter:
         self, storage: Storage, *, count: int, window_seconds: int, namespace: str, moving: bool
     ) -> None:
         self.item: RateLimitItem = RateLimitItemPerSecond(count, window_seconds, namespace)
+        self.namespace = namespace
         strategy = MovingWindowRateLimiter if moving else FixedWindowRateLimiter
-        self._limiter: RateLimiter = strategy(storage)
+        self._storage = storage
+        self._shared: RateLimiter = strategy(storage)
+        # Only a remote storage can be away; the local fallback is made up front so that the
+        # first failure costs nothing more than the failed call.
+        self._local: RateLimiter | None = (
+            None if isinstance(storage, MemoryStorage) else strategy(MemoryStorage())
+        )
+        self._shared_down_until = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """Tell whether the limiter is counting in this process only because Redis is away."""
+        return time.monotonic() < self._shared_down_until
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any; a memory storage holds none."""
+        if isinstance(self._storage, RedisStorage):
+            bridge: Any = self._storage.bridge
+            await bridge.storage.aclose()
 
     async def hit(self, *keys: str) -> Verdict:
         """Count one event for the keys and tell whether it was within the budget."""
-        allowed = await self._limiter.hit(self.item, *keys)
-        return await self._verdict(allowed, keys)
+        return await self._run("hit", keys)
 
     async def test(self, *keys: str) -> Verdict:
         """Tell whether one more event would be within the budget, without counting it."""
-        allowed = await self._limiter.test(self.item, *keys)
-        return await self._verdict(allowed, keys)
+        return await self._run("test", keys)
 
-    async def _verdict(self, allowed: bool, keys: tuple[str, ...]) -> Verdict:
-        stats = await self._limiter.get_window_stats(self.item, *keys)
+    async def _run(self, operation: Literal["hit", "test"], keys: tuple[str, ...]) -> Verdict:
+        if self._local is not None and self.degraded:
+            return await self._apply(self._local, operation, keys)
+        try:
+            verdict = await self._apply(self._shared, operation, keys)
+        except _STORAGE_FAILURES as exc:
+            if self._local is None:
+                raise
+            self._fall_back(exc)
+            return await self._apply(self._local, operation, keys)
+        if self._shared_down_until:
+            self._shared_down_until = 0.0
+            log.info("rate_limit_storage_recovered", limiter=self.namespace)
+        return verdict
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self._shared_down_until = time.monotonic() + RETRY_SHARED_STORAGE_AFTER_S
+        log.warning(
+            "rate_limit_storage_unavailable",
+            limiter=self.namespace,
+            error=type(exc).__name__,
+            fallback="per-process memory",
+            retry_in_s=RETRY_SHARED_STORAGE_AFTER_S,
+        )
+
+    async def _apply(
+        self, limiter: RateLimiter, operation: Literal["hit", "test"], keys: tuple[str, ...]
+    ) -> Verdict:
+        if operation == "hit":
+            allowed = await limiter.hit(self.item, *keys)
+        else:
+            allowed = await limiter.test(self.item, *keys)
+        stats = await limiter.get_window_stats(self.item, *keys)
         reset_after = max(1, int(stats.reset_time - time.time() + 0.999))
         return Verdict(allowed, self.item.amount, max(0, stats.remaining), reset_after)
+
+
+def request_limiter(settings: Settings) -> Limiter:
+    """The per-client request budget: RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW."""
+    return Limiter(
+        create_storage(settings.redis_url),
+        count=settings.rate_limit_max,
+        window_seconds=settings.rate_limit_window,
+        namespace="requests",
+        moving=False,  # a fixed window gives clients a clear RateLimit-Reset
+    )
