@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from parley import __version__
 from parley.api.errors import install_error_handlers
+from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
 from parley.auth.router import router as auth_router
 from parley.catalog.router import router as catalog_router
@@ -15,13 +16,15 @@ from parley.core.config import Settings, get_settings
 from parley.core.cursors import CursorCodec
 from parley.core.logging import configure_logging
 from parley.core.mail import Mailer, create_mailer
-from parley.core.ratelimit import Limiter, create_storage
+from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import create_database
 from parley.media.router import router as media_router
 from parley.media.storage import LocalMediaStorage
-from parley.middleware.errors import UnhandledErrorMiddleware
-from parley.middleware.request_id import RequestIdMiddleware
+from parley.middleware.stack import middleware_stack
+from parley.ops.docs import create_documented_app
+from parley.ops.metrics import track_pool, worker_exiting
+from parley.ops.router import router as ops_router
 from parley.users.bootstrap import ensure_first_admin
 from parley.users.router import router as users_router
 
@@ -53,27 +56,34 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     settings = settings or get_settings()
     configure_logging(settings)
     resources = build_resources(settings, mailer=mailer)
+    requests_limiter = request_limiter(settings)
+    track_pool(resources.database.engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_first_admin(resources)
         yield
         await resources.database.dispose()
+        await requests_limiter.aclose()
+        await resources.login_failures.aclose()
+        worker_exiting()
 
-    app = FastAPI(
+    # Body size limits are one of the middleware layers (see parley.middleware.stack), so that
+    # the 413 is an envelope with every header, like any other error.
+    app = create_documented_app(
         title="Parley",
         version=__version__,
         summary="The HTTP API of Parley, a backend for conversational commerce.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
+        middleware=middleware_stack(
+            settings, tokens=resources.tokens, request_limiter=requests_limiter
+        ),
     )
     app.state.resources = resources
     install_error_handlers(app)
+    install_openapi(app)
 
-    # Added innermost first: the last one added sees the request first.
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-
+    app.include_router(ops_router)
     app.include_router(auth_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
     app.include_router(users_router, prefix=f"{API_PREFIX}/users", tags=["users"])
     app.include_router(chats_router, prefix=API_PREFIX, tags=["chat sessions"])
