@@ -1,5 +1,71 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of media downloads."""
 
-from fastapi import APIRouter
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from parley.api.deps import CurrentUser, DbSession, ResourcesDep
+from parley.core.schemas import ErrorEnvelope
+from parley.db.uow import UnitOfWork
+from parley.media.service import MediaService
 
 router = APIRouter()
+
+# RFC 5987 attr-char beyond letters and digits: what filename* may carry unescaped.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def get_media_service(db: DbSession, resources: ResourcesDep) -> MediaService:
+    return MediaService(
+        UnitOfWork(db), storage=resources.media, max_bytes=resources.settings.media_max_bytes
+    )
+
+
+MediaServiceDep = Annotated[MediaService, Depends(get_media_service)]
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header: an ASCII fallback name plus the exact UTF-8 name (RFC 6266)."""
+    fallback = (
+        "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in filename).strip()
+        or "download"
+    )
+    return (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
+    )
+
+
+@router.get(
+    "/media/{media_id}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file's bytes, with the type detected when it was uploaded",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        401: {"model": ErrorEnvelope},
+        404: {"model": ErrorEnvelope},
+        422: {"model": ErrorEnvelope},
+    },
+)
+async def download_media(
+    media_id: UUID, user: CurrentUser, media: MediaServiceDep
+) -> StreamingResponse:
+    """Download a file sent in a message (the owner or an admin), as an attachment."""
+    found = await media.get_for_download(media_id, viewer=user)
+    return StreamingResponse(
+        media.open(found),
+        media_type=found.content_type,
+        headers={
+            "Content-Length": str(found.size),
+            "Content-Disposition": content_disposition(found.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,6 +1,7 @@
 """Where media bytes live: a small interface, with local disk as the first implementation."""
 
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import anyio
 import anyio.to_thread
 
 CHUNK_SIZE = 64 * 1024
+_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class MediaStorage(Protocol):
@@ -17,12 +19,16 @@ class MediaStorage(Protocol):
         """Store the bytes atomically; return (storage key, size)."""
         ...
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:
+    def read(self, key: str) -> AsyncIterator[bytes]:
         """Yield the stored bytes in chunks."""
         ...
 
     async def delete(self, key: str) -> None:
         """Remove the stored bytes; a missing key is not an error."""
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Tell whether bytes are stored under the key."""
         ...
 
 
@@ -33,7 +39,8 @@ class LocalMediaStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not key or "/" in key or key.startswith("."):
+        # Keys are ours (random hex), so anything else is a bug, never a path to follow.
+        if not _KEY.fullmatch(key):
             raise ValueError("invalid storage key")
         return self.root / key[:2] / key
 
@@ -64,3 +71,6 @@ class LocalMediaStorage:
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+    async def exists(self, key: str) -> bool:
+        return await anyio.Path(self._path(key)).is_file()
