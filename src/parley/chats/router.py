@@ -1,5 +1,238 @@
-"""HTTP routes of this domain."""
+"""HTTP routes of chat sessions and their messages."""
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import ValidationError
+
+from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.chats.errors import UnsupportedMessageBody, invalid_body
+from parley.chats.schemas import (
+    ChatSessionCreate,
+    ChatSessionRead,
+    ChatSessionUpdate,
+    MediaMessageFields,
+    MessageCreate,
+    MessageRead,
+)
+from parley.chats.service import ChatService
+from parley.core.config import Settings
+from parley.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from parley.core.schemas import Envelope, ErrorEnvelope, Page, SearchQuery
+from parley.db.uow import UnitOfWork
+from parley.media.multipart import MultipartUpload
+from parley.media.service import MediaService
+
+# Room for the multipart framing and the text fields around the file.
+MULTIPART_OVERHEAD_BYTES = 256 * 1024
 
 router = APIRouter()
+
+
+def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
+    uow = UnitOfWork(db)
+    media = MediaService(uow, storage=resources.media, max_bytes=resources.settings.media_max_bytes)
+    return ChatService(uow, cursors=resources.cursors, media=media)
+
+
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+Query_q = Annotated[SearchQuery | None, Query(description="Case-insensitive text to look for")]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorEnvelope} for code in (401, 422, *statuses)}
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED, responses=_errors())
+async def create_session(
+    data: ChatSessionCreate, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[ChatSessionRead]:
+    """Open a chat session; without a title its first text message names it."""
+    chat_session = await chats.create_session(owner=user, data=data)
+    return Envelope(message="Session created", data=ChatSessionRead.model_validate(chat_session))
+
+
+@router.get("/sessions", responses=_errors(400))
+async def list_sessions(
+    user: CurrentUser, chats: ChatServiceDep, page: PageDep, q: Query_q = None
+) -> Envelope[Page[ChatSessionRead]]:
+    """List the caller's chat sessions, most recently active first; `q` searches titles."""
+    rows, next_cursor = await chats.list_sessions(
+        owner=user, limit=page.limit, cursor=page.cursor, q=q
+    )
+    items = [ChatSessionRead.model_validate(row) for row in rows]
+    return Envelope(message="Sessions", data=Page(items=items, next_cursor=next_cursor))
+
+
+@router.get("/sessions/{chat_session_id}", responses=_errors(404))
+async def get_session(
+    chat_session_id: UUID, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[ChatSessionRead]:
+    """Read a chat session (owner or admin)."""
+    chat_session = await chats.get_session(chat_session_id, viewer=user)
+    return Envelope(message="Session", data=ChatSessionRead.model_validate(chat_session))
+
+
+@router.patch("/sessions/{chat_session_id}", responses=_errors(403, 404))
+async def rename_session(
+    chat_session_id: UUID, data: ChatSessionUpdate, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[ChatSessionRead]:
+    """Rename a chat session (owner only)."""
+    chat_session = await chats.rename_session(chat_session_id, actor=user, data=data)
+    return Envelope(message="Session updated", data=ChatSessionRead.model_validate(chat_session))
+
+
+@router.delete("/sessions/{chat_session_id}", responses=_errors(403, 404))
+async def delete_session(
+    chat_session_id: UUID, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[None]:
+    """Delete a chat session with its messages, media, vendor and sellers (owner only)."""
+    await chats.delete_session(chat_session_id, actor=user)
+    return Envelope(message="Session deleted", data=None)
+
+
+async def post_message(
+    chat_session_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    chats: ChatServiceDep,
+    resources: ResourcesDep,
+) -> Envelope[MessageRead]:
+    """Post a message: JSON for text, multipart/form-data (`file`, optional caption) for media.
+
+    The file's type is read from its bytes: JPEG, PNG, WebP, GIF, OGG, MP3, M4A/AAC, MP4, PDF;
+    anything else is 415, a file over MEDIA_MAX_BYTES 413.
+    """
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        data = _text_message(await _read_json(request, resources.settings.max_body_bytes))
+        message = await chats.post_text_message(chat_session_id, author=user, data=data)
+    elif media_type == "multipart/form-data":
+        upload = MultipartUpload(
+            request.stream(), content_type, text_fields=MediaMessageFields.model_fields
+        )
+        message = await chats.post_media_message(chat_session_id, author=user, upload=upload)
+    else:
+        raise UnsupportedMessageBody
+    return Envelope(message="Message posted", data=MessageRead.model_validate(message))
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    """Read a JSON body of at most `limit` bytes (the route's own limit is the media one)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("Malformed JSON body") from None
+
+
+def _text_message(payload: Any) -> MessageCreate:
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    try:
+        return MessageCreate.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid_body(exc) from None
+
+
+@router.get("/sessions/{chat_session_id}/messages", responses=_errors(400, 404))
+async def list_messages(
+    chat_session_id: UUID,
+    user: CurrentUser,
+    chats: ChatServiceDep,
+    page: PageDep,
+    q: Query_q = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="Chronological (asc) or newest first (desc)")
+    ] = "asc",
+) -> Envelope[Page[MessageRead]]:
+    """List a chat session's messages in posting order; `q` searches their text."""
+    rows, next_cursor = await chats.list_messages(
+        chat_session_id,
+        viewer=user,
+        limit=page.limit,
+        cursor=page.cursor,
+        descending=order == "desc",
+        q=q,
+    )
+    items = [MessageRead.model_validate(row) for row in rows]
+    return Envelope(message="Messages", data=Page(items=items, next_cursor=next_cursor))
+
+
+@router.get("/messages/{message_id}", responses=_errors(404))
+async def get_message(
+    message_id: UUID, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[MessageRead]:
+    """Read a message (the session's owner or an admin)."""
+    message = await chats.get_message(message_id, viewer=user)
+    return Envelope(message="Message", data=MessageRead.model_validate(message))
+
+
+@router.delete("/messages/{message_id}", responses=_errors(403, 404))
+async def delete_message(
+    message_id: UUID, user: CurrentUser, chats: ChatServiceDep
+) -> Envelope[None]:
+    """Delete a message and its file (owner only); later messages keep their order."""
+    await chats.delete_message(message_id, actor=user)
+    return Envelope(message="Message deleted", data=None)
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
+    """Resolve pydantic's local `$defs` references, so the schema stands alone in OpenAPI."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline_refs(value, defs) for key, value in schema.items() if key != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(item, defs) for item in schema]
+    return schema
+
+
+def _schema(model: type[MessageCreate] | type[MediaMessageFields]) -> Any:
+    schema = model.model_json_schema()
+    return _inline_refs(schema, schema.get("$defs", {}))
+
+
+def _message_bodies() -> dict[str, Any]:
+    upload = _schema(MediaMessageFields)
+    upload["properties"] = {
+        "file": {"type": "string", "format": "binary", "description": "The file to send"},
+        **upload["properties"],
+    }
+    upload["required"] = ["file"]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _schema(MessageCreate)},
+                "multipart/form-data": {"schema": upload},
+            },
+        }
+    }
+
+
+def build_router(settings: Settings) -> APIRouter:
+    """Return the chats routes; the upload route's body limit follows MEDIA_MAX_BYTES."""
+    built = APIRouter()
+    built.include_router(router)
+    built.add_api_route(
+        "/sessions/{chat_session_id}/messages",
+        post_message,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        responses=_errors(403, 404, 413, 415),
+        openapi_extra=_message_bodies(),
+        max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
+    return built
