@@ -11,7 +11,7 @@ from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
 from parley.auth.router import router as auth_router
 from parley.catalog.router import router as catalog_router
-from parley.chats.router import router as chats_router
+from parley.chats.router import build_router as build_chats_router
 from parley.core.config import Settings, get_settings
 from parley.core.cursors import CursorCodec
 from parley.core.logging import configure_logging
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.include_router(ops_router)
     app.include_router(auth_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
     app.include_router(users_router, prefix=f"{API_PREFIX}/users", tags=["users"])
-    app.include_router(chats_router, prefix=API_PREFIX, tags=["chat sessions"])
+    app.include_router(build_chats_router(settings), prefix=API_PREFIX, tags=["chat sessions"])
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
     return app
