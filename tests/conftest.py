@@ -108,7 +108,7 @@ async def app_factory(
     apps: list[tuple[FastAPI, Any]] = []
 
     async def make(**overrides: Any) -> FastAPI:
-        application = create_app(settings_factory(**overrides), mailer=mailer)
+        application = create_app(settings_factory(**overrides), mailer=mailer, single_worker=True)
         lifespan = application.router.lifespan_context(application)
         await lifespan.__aenter__()
         apps.append((application, lifespan))

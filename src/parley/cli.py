@@ -1,6 +1,7 @@
 """The `parley` command: serve, migrate, create-admin."""
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -15,6 +16,8 @@ app = typer.Typer(help="Parley: an HTTP backend for businesses that sell through
 
 # Exit status when the service refuses to start (configuration or schema not ready).
 EXIT_NOT_READY = 3
+# Mirrors parley.main.WORKERS_ENV without importing the whole app into the CLI.
+WORKERS_ENV = "PARLEY_WORKERS"
 
 
 @app.command()
@@ -37,6 +40,7 @@ def serve(
     elif state == "behind":
         typer.echo("The database schema is behind this version: run `parley migrate` first.", err=True)
         raise typer.Exit(EXIT_NOT_READY)
+    os.environ[WORKERS_ENV] = str(workers)  # inherited by the workers; see AccessCache
     uvicorn.run(
         "parley.main:app",
         host=host or settings.host,

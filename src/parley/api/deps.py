@@ -43,7 +43,7 @@ async def current_principal(
     if not token:
         raise Unauthorized("Not authenticated")
     principal = await authenticate_access(
-        token, tokens=resources.tokens, database=resources.database
+        token, tokens=resources.tokens, database=resources.database, cache=resources.access_cache
     )
     request.state.user_id = principal.user.id
     return principal

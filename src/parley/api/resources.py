@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from parley.auth.cache import AccessCache
 from parley.core.config import Settings
 from parley.core.cursors import CursorCodec
 from parley.core.mail import Mailer
@@ -20,3 +21,4 @@ class Resources:
     login_failures: Limiter
     mailer: Mailer
     media: MediaStorage
+    access_cache: AccessCache

@@ -43,6 +43,7 @@ def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
         tokens=resources.tokens,
         login_failures=resources.login_failures,
         mailer=resources.mailer,
+        cache=resources.access_cache,
     )
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import structlog
 
+from parley.auth.cache import AccessCache
 from parley.auth.devices import MAX_USER_AGENT, device_name
 from parley.auth.errors import (
     InvalidAccessToken,
@@ -68,20 +69,29 @@ class IssuedTokens:
     session_id: UUID
 
 
-async def authenticate_access(token: str, *, tokens: TokenCodec, database: Database) -> Principal:
+async def authenticate_access(
+    token: str, *, tokens: TokenCodec, database: Database, cache: AccessCache
+) -> Principal:
     """Accept an access token only while its login session is live and its user active."""
     try:
         claims = tokens.decode(token)
     except InvalidToken:
         raise InvalidAccessToken from None
-    # A short session of its own: the request's session must start its transaction fresh.
-    async with database.sessions() as db:
-        found = await LoginSessionRepository(db).get_live_with_user(
-            claims.login_session_id, user_id=claims.user_id, now=utcnow()
-        )
-    if found is None:
-        raise InvalidAccessToken
-    return Principal(user=found[1], login_session_id=claims.login_session_id)
+    user = cache.get(claims.login_session_id, claims.user_id)
+    if user is None:
+        epoch = cache.epoch
+        now = utcnow()
+        # A short session of its own: the request's session must start its transaction fresh.
+        async with database.sessions() as db:
+            found = await LoginSessionRepository(db).get_live_with_user(
+                claims.login_session_id, user_id=claims.user_id, now=now
+            )
+        if found is None:
+            raise InvalidAccessToken
+        login_session, user = found
+        expires_in = (login_session.expires_at - now).total_seconds()
+        cache.put(login_session.id, user, session_expires_in=expires_in, epoch=epoch)
+    return Principal(user=user, login_session_id=claims.login_session_id)
 
 
 class AuthService:
@@ -93,8 +103,10 @@ class AuthService:
         tokens: TokenCodec,
         login_failures: Limiter,
         mailer: Mailer,
+        cache: AccessCache,
     ) -> None:
         self.uow = uow
+        self.cache = cache
         self.settings = settings
         self.tokens = tokens
         self.login_failures = login_failures
@@ -152,6 +164,7 @@ class AuthService:
             return  # expired, or a client refreshing twice at once: refused, not punished
         if login_session.revoked_at is None:
             await self.login_sessions.revoke(login_session.id, user_id=login_session.user_id, now=now)
+            self._forget_after_commit(login_session.user_id)
             # The revocation must survive the 401 that follows: commit it on its own first.
             await self.uow.commit()
         security.warning(
@@ -167,6 +180,7 @@ class AuthService:
         """Revoke every login session of the user; return how many were live."""
         async with self.uow:
             revoked = await self.login_sessions.revoke_all(user_id, now=utcnow())
+            self._forget_after_commit(user_id)
             await self.uow.commit()
         security.info("login_sessions_revoked", user_id=str(user_id), count=len(revoked))
         return len(revoked)
@@ -184,6 +198,7 @@ class AuthService:
         async with self.uow:
             if not await self.login_sessions.revoke(login_session_id, user_id=user_id, now=utcnow()):
                 raise LoginSessionNotFound
+            self._forget_after_commit(user_id)
             await self.uow.commit()
         security.info("login_session_revoked", user_id=str(user_id), session_id=str(login_session_id))
 
@@ -207,6 +222,7 @@ class AuthService:
                 user.id, now=utcnow(), keep=principal.login_session_id
             )
             await self._set_password(user.id, new_hash)
+            self._forget_after_commit(user.id)
             await self.uow.commit()
 
     async def forgot_password(self, email: str) -> None:
@@ -251,8 +267,12 @@ class AuthService:
             await self.reset_tokens.use_up_all(user_id, now=now)
             await self.login_sessions.revoke_all(user_id, now=now)
             await self._set_password(user_id, new_hash)
+            self._forget_after_commit(user_id)
             await self.uow.commit()
         security.info("password_reset", user_id=str(user_id))
+
+    def _forget_after_commit(self, user_id: UUID) -> None:
+        self.uow.after_commit(lambda: self.cache.invalidate_user(user_id))
 
     async def _set_password(self, user_id: UUID, password_hash: str) -> None:
         user = await self.users.get(user_id)

@@ -17,7 +17,12 @@ USER_CURSOR_KEYS = frozenset({"id"})
 
 
 def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
-    return UserService(UnitOfWork(db), settings=resources.settings, media=resources.media)
+    return UserService(
+        UnitOfWork(db),
+        settings=resources.settings,
+        media=resources.media,
+        cache=resources.access_cache,
+    )
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from parley.auth.cache import AccessCache
 from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
@@ -26,9 +27,15 @@ def check_new_password(password: str, field: str = "body.password") -> None:
 
 class UserService:
     def __init__(
-        self, uow: UnitOfWork, *, settings: Settings, media: MediaStorage | None = None
+        self,
+        uow: UnitOfWork,
+        *,
+        settings: Settings,
+        media: MediaStorage | None = None,
+        cache: AccessCache | None = None,
     ) -> None:
         self.uow = uow
+        self.cache = cache
         self.settings = settings
         self.media = media
         self.users = UserRepository(uow.session)
@@ -66,6 +73,7 @@ class UserService:
             existing.password_hash = await hash_password(password, self.settings.bcrypt_rounds)
             existing.role = Role.ADMIN.value
             existing.is_active = True
+            self._forget_after_commit(existing.id)
             await self.uow.commit()
             return existing
 
@@ -96,6 +104,7 @@ class UserService:
                 user.email, user.email_key = data.email, email_key(data.email)
             self._apply_profile(user, data.username, data.phone_number, fields)
             await self.users.flush()
+            self._forget_after_commit(user.id)
             await self.uow.commit()
         return user
 
@@ -116,6 +125,7 @@ class UserService:
                     await self.login_sessions.revoke_all(user.id, now=utcnow())
             self._apply_profile(user, data.username, data.phone_number, fields)
             await self.users.flush()
+            self._forget_after_commit(user.id)
             await self.uow.commit()
         return user
 
@@ -138,11 +148,18 @@ class UserService:
     async def _delete(self, user: User) -> None:
         keys = await self.users.media_keys_of(user.id)
         await self.users.delete(user)
+        self._forget_after_commit(user.id)
         if self.media is not None:
             media = self.media
             for key in keys:
                 self.uow.after_commit(lambda key=key: media.delete(key))  # type: ignore[misc]
         await self.uow.commit()
+
+    def _forget_after_commit(self, user_id: UUID) -> None:
+        """Make changed, disabled or deleted accounts take effect for issued tokens at once."""
+        cache = self.cache
+        if cache is not None:
+            self.uow.after_commit(lambda: cache.invalidate_user(user_id))
 
     async def _load(self, user_id: UUID) -> User:
         user = await self.users.get(user_id)
