@@ -1,5 +1,6 @@
 """The application factory: lifespan, middleware order, error handlers and routers."""
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from parley import __version__
 from parley.api.errors import install_error_handlers
 from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
+from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
 from parley.catalog.router import router as catalog_router
 from parley.chats.router import build_router as build_chats_router
@@ -29,9 +31,13 @@ from parley.users.bootstrap import ensure_first_admin
 from parley.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
+# Set by `parley serve` for its workers: how many processes serve this app.
+WORKERS_ENV = "PARLEY_WORKERS"
 
 
-def build_resources(settings: Settings, *, mailer: Mailer | None = None) -> Resources:
+def build_resources(
+    settings: Settings, *, mailer: Mailer | None = None, single_worker: bool | None = None
+) -> Resources:
     secret = settings.signing_key()
     login_count, login_window = settings.login_rate
     return Resources(
@@ -48,21 +54,36 @@ def build_resources(settings: Settings, *, mailer: Mailer | None = None) -> Reso
         ),
         mailer=mailer or create_mailer(settings),
         media=LocalMediaStorage(settings.media_dir),
+        access_cache=AccessCache(
+            redis_url=settings.redis_url,
+            single_worker=os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker,
+        ),
     )
 
 
-def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
-    """Build the application; tests pass their own settings and a recording mailer."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    mailer: Mailer | None = None,
+    single_worker: bool | None = None,
+) -> FastAPI:
+    """Build the application; tests pass their own settings and a recording mailer.
+
+    `single_worker` says whether this process serves alone (its access cache then needs no
+    Redis to stay coherent); by default `parley serve` tells its workers through the environment.
+    """
     settings = settings or get_settings()
     configure_logging(settings)
-    resources = build_resources(settings, mailer=mailer)
+    resources = build_resources(settings, mailer=mailer, single_worker=single_worker)
     requests_limiter = request_limiter(settings)
     track_pool(resources.database.engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_first_admin(resources)
+        await resources.access_cache.start()
         yield
+        await resources.access_cache.stop()
         await resources.database.dispose()
         await requests_limiter.aclose()
         await resources.login_failures.aclose()
