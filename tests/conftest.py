@@ -40,7 +40,7 @@ def database_url(tmp_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-async def schema(database_url: str) -> AsyncIterator[str]:
+async def schema(database_url: str) -> str:
     """Create the tables once per run, on a clean database."""
     database = create_database(database_url)
     async with database.engine.begin() as connection:
@@ -48,7 +48,7 @@ async def schema(database_url: str) -> AsyncIterator[str]:
         await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         await connection.run_sync(Base.metadata.create_all)
     await database.dispose()
-    yield database_url
+    return database_url
 
 
 @pytest.fixture
@@ -127,7 +127,9 @@ async def app(app_factory: Callable[..., Any]) -> FastAPI:
 
 
 def make_client(application: FastAPI, **kwargs: Any) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=application, client=kwargs.pop("peer", ("203.0.113.7", 5000)))
+    transport = httpx.ASGITransport(
+        app=application, client=kwargs.pop("peer", ("203.0.113.7", 5000))
+    )
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", **kwargs)
 
 
@@ -162,7 +164,9 @@ async def sign_up(
 ) -> Account:
     """Register and log in through the API, as a client would."""
     email = email or unique_email()
-    registered = await http.post("/api/v1/auth/register", json={"email": email, "password": password, **extra})
+    registered = await http.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, **extra}
+    )
     assert registered.status_code == 201, registered.text
     tokens = await log_in(http, email=email, password=password)
     return Account(
@@ -175,8 +179,12 @@ async def sign_up(
     )
 
 
-async def log_in(http: httpx.AsyncClient, *, email: str, password: str = PASSWORD, **kwargs: Any) -> dict[str, Any]:
-    response = await http.post("/api/v1/auth/login", json={"email": email, "password": password}, **kwargs)
+async def log_in(
+    http: httpx.AsyncClient, *, email: str, password: str = PASSWORD, **kwargs: Any
+) -> dict[str, Any]:
+    response = await http.post(
+        "/api/v1/auth/login", json={"email": email, "password": password}, **kwargs
+    )
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
@@ -226,7 +234,11 @@ def count_queries(application: FastAPI) -> Iterator[list[str]]:
     engine = application.state.resources.database.engine.sync_engine
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if (
+            not statement.lstrip()
+            .upper()
+            .startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"))
+        ):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -250,4 +262,6 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 def requires(dialects: set[str]) -> pytest.MarkDecorator:
     """Skip unless the suite runs on one of these databases."""
     current = create_database(_database_url(Path("/tmp"))).dialect
-    return pytest.mark.skipif(current not in dialects, reason=f"needs {' or '.join(sorted(dialects))}")
+    return pytest.mark.skipif(
+        current not in dialects, reason=f"needs {' or '.join(sorted(dialects))}"
+    )

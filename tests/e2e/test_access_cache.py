@@ -10,7 +10,15 @@ import pytest
 from fastapi import FastAPI
 
 from parley.main import create_app
-from tests.conftest import PASSWORD, Account, assert_error, count_queries, log_in, make_client, sign_up
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    assert_error,
+    count_queries,
+    log_in,
+    make_client,
+    sign_up,
+)
 
 API = "/api/v1"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -24,7 +32,9 @@ def _redis_up() -> bool:
     return True
 
 
-async def test_a_repeated_authenticated_request_needs_no_query(app: FastAPI, client: httpx.AsyncClient, alice: Account) -> None:
+async def test_a_repeated_authenticated_request_needs_no_query(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
     await client.get(f"{API}/users/me", headers=alice.headers)
     with count_queries(app) as statements:
         response = await client.get(f"{API}/users/me", headers=alice.headers)
@@ -32,21 +42,27 @@ async def test_a_repeated_authenticated_request_needs_no_query(app: FastAPI, cli
     assert statements == []
 
 
-async def test_profile_changes_show_at_once_despite_the_cache(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_profile_changes_show_at_once_despite_the_cache(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
     await client.get(f"{API}/users/me", headers=alice.headers)
     await client.patch(f"{API}/users/me", json={"username": "fresh_name"}, headers=alice.headers)
     me = await client.get(f"{API}/users/me", headers=alice.headers)
     assert me.json()["data"]["username"] == "fresh_name"
 
 
-async def test_without_a_single_worker_or_redis_the_cache_stays_off(app_factory: Callable[..., Any]) -> None:
+async def test_without_a_single_worker_or_redis_the_cache_stays_off(
+    app_factory: Callable[..., Any],
+) -> None:
     app = create_app((await app_factory()).state.resources.settings, single_worker=False)
     assert app.state.resources.access_cache.active is False
 
 
 @pytest.mark.redis
 @pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
-async def test_revocation_in_one_worker_reaches_the_other_through_redis(app_factory: Callable[..., Any]) -> None:
+async def test_revocation_in_one_worker_reaches_the_other_through_redis(
+    app_factory: Callable[..., Any],
+) -> None:
     worker_a: FastAPI = await app_factory(redis_url=REDIS_URL)
     worker_b: FastAPI = await app_factory(redis_url=REDIS_URL)
     for worker in (worker_a, worker_b):

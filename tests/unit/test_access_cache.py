@@ -7,7 +7,14 @@ from parley.models.user import User
 
 
 def _user() -> User:
-    return User(id=uuid4(), email="a@example.com", email_key="a@example.com", password_hash="x", role="user", is_active=True)
+    return User(
+        id=uuid4(),
+        email="a@example.com",
+        email_key="a@example.com",
+        password_hash="x",
+        role="user",
+        is_active=True,
+    )
 
 
 def test_an_entry_read_before_an_invalidation_is_not_stored_after_it() -> None:

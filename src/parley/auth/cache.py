@@ -27,7 +27,9 @@ RECONNECT_DELAY_S = 1.0
 
 
 class AccessCache:
-    def __init__(self, *, redis_url: str | None, single_worker: bool, ttl: float = DEFAULT_TTL_S) -> None:
+    def __init__(
+        self, *, redis_url: str | None, single_worker: bool, ttl: float = DEFAULT_TTL_S
+    ) -> None:
         self._redis_url = redis_url
         self._ttl = ttl
         self._entries: dict[UUID, tuple[float, User]] = {}

@@ -40,7 +40,7 @@ class PasswordReset(InputModel):
 class TokenPair(ReadModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int = Field(description="Lifetime of the access token in seconds")
     session_id: UUID = Field(description="The login session these tokens belong to")
 
@@ -49,7 +49,7 @@ class OAuth2Token(ReadModel):
     """The RFC 6749 token response of the form endpoint (no envelope)."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
     refresh_token: str
 

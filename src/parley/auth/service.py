@@ -5,8 +5,10 @@ begin with their write, so SQLite never has to upgrade a stale read snapshot.
 """
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -104,17 +106,22 @@ class AuthService:
         login_failures: Limiter,
         mailer: Mailer,
         cache: AccessCache,
+        users: UserRepository | None = None,
+        login_sessions: LoginSessionRepository | None = None,
+        refresh_tokens: RefreshTokenRepository | None = None,
+        reset_tokens: ResetTokenRepository | None = None,
     ) -> None:
+        """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
         self.uow = uow
         self.cache = cache
         self.settings = settings
         self.tokens = tokens
         self.login_failures = login_failures
         self.mailer = mailer
-        self.users = UserRepository(uow.session)
-        self.login_sessions = LoginSessionRepository(uow.session)
-        self.refresh_tokens = RefreshTokenRepository(uow.session)
-        self.reset_tokens = ResetTokenRepository(uow.session)
+        self.users = users or UserRepository(uow.session)
+        self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
+        self.refresh_tokens = refresh_tokens or RefreshTokenRepository(uow.session)
+        self.reset_tokens = reset_tokens or ResetTokenRepository(uow.session)
 
     async def login(self, email: str, password: str, *, client: ClientInfo) -> IssuedTokens:
         """Check the credentials (throttled per IP and per account) and open a login session."""
@@ -163,12 +170,16 @@ class AuthService:
         if token.used_at is None or now - token.used_at <= REFRESH_REUSE_GRACE:
             return  # expired, or a client refreshing twice at once: refused, not punished
         if login_session.revoked_at is None:
-            await self.login_sessions.revoke(login_session.id, user_id=login_session.user_id, now=now)
+            await self.login_sessions.revoke(
+                login_session.id, user_id=login_session.user_id, now=now
+            )
             self._forget_after_commit(login_session.user_id)
             # The revocation must survive the 401 that follows: commit it on its own first.
             await self.uow.commit()
         security.warning(
-            "refresh_token_reused", user_id=str(login_session.user_id), session_id=str(login_session.id)
+            "refresh_token_reused",
+            user_id=str(login_session.user_id),
+            session_id=str(login_session.id),
         )
         raise RefreshTokenReused
 
@@ -196,11 +207,15 @@ class AuthService:
     async def revoke_login_session(self, login_session_id: UUID, *, user_id: UUID) -> None:
         """Revoke one of the user's live login sessions; another user's is not found."""
         async with self.uow:
-            if not await self.login_sessions.revoke(login_session_id, user_id=user_id, now=utcnow()):
+            if not await self.login_sessions.revoke(
+                login_session_id, user_id=user_id, now=utcnow()
+            ):
                 raise LoginSessionNotFound
             self._forget_after_commit(user_id)
             await self.uow.commit()
-        security.info("login_session_revoked", user_id=str(user_id), session_id=str(login_session_id))
+        security.info(
+            "login_session_revoked", user_id=str(user_id), session_id=str(login_session_id)
+        )
 
     async def change_password(
         self, principal: Principal, *, current_password: str, new_password: str
@@ -334,7 +349,8 @@ class AuthService:
         return now + timedelta(seconds=self.settings.refresh_token_expires_in)
 
 
-def _spawn(coroutine: "asyncio.Future[None] | object") -> None:
-    task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a side effect in the background, keeping a reference until it is done."""
+    task = asyncio.create_task(coroutine)
     _background.add(task)
     task.add_done_callback(_background.discard)

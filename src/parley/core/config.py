@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from parley.core.durations import parse_duration, parse_rate
 
 DATA_DIR = Path("data")
-SECRET_FILE_NAME = "jwt-secret"
+SECRET_FILE_NAME = "jwt-secret"  # noqa: S105 - a file name
 MIN_SECRET_LENGTH = 32
 KNOWN_WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "jwt-secret"}
 
@@ -74,7 +74,9 @@ class Settings(BaseSettings):
     mail_from: str = "Parley <no-reply@localhost>"
     public_base_url: str = "http://localhost:8000"
 
-    @field_validator("jwt_expires_in", "refresh_token_expires_in", "rate_limit_window", mode="before")
+    @field_validator(
+        "jwt_expires_in", "refresh_token_expires_in", "rate_limit_window", mode="before"
+    )
     @classmethod
     def _durations(cls, value: Any) -> int:
         return parse_duration(value)

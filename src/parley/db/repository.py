@@ -19,7 +19,8 @@ class Repository(Generic[ModelT]):
         self.session = session
 
     async def get(self, id_: UUID) -> ModelT | None:
-        return await self.session.get(self.model, id_)  # type: ignore[no-any-return]
+        found: ModelT | None = await self.session.get(self.model, id_)
+        return found
 
     def add(self, instance: ModelT) -> ModelT:
         self.session.add(instance)

@@ -15,9 +15,7 @@ async def ensure_first_admin(resources: Resources) -> None:
     if not settings.first_admin_email or settings.first_admin_password is None:
         return
     async with resources.database.sessions() as db:
-        service = UserService(
-            UnitOfWork(db), settings=settings, cache=resources.access_cache
-        )
+        service = UserService(UnitOfWork(db), settings=settings, cache=resources.access_cache)
         try:
             await service.ensure_admin(
                 email=settings.first_admin_email,

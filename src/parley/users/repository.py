@@ -53,7 +53,9 @@ class UserRepository(Repository[User]):
 
     async def media_keys_of(self, user_id: UUID) -> list[str]:
         """Return the storage keys of every media file the user owns."""
-        return list(await self.session.scalars(select(Media.storage_key).where(Media.user_id == user_id)))
+        return list(
+            await self.session.scalars(select(Media.storage_key).where(Media.user_id == user_id))
+        )
 
     def integrity_error(self, exc: IntegrityError) -> ParleyError | IntegrityError:
         if violates(exc, "uq_users_email_key", "users.email_key"):

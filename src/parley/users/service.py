@@ -33,13 +33,16 @@ class UserService:
         settings: Settings,
         media: MediaStorage | None = None,
         cache: AccessCache | None = None,
+        users: UserRepository | None = None,
+        login_sessions: LoginSessionRepository | None = None,
     ) -> None:
+        """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
         self.uow = uow
         self.cache = cache
         self.settings = settings
         self.media = media
-        self.users = UserRepository(uow.session)
-        self.login_sessions = LoginSessionRepository(uow.session)
+        self.users = users or UserRepository(uow.session)
+        self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
 
     async def register(self, data: UserCreate, *, role: Role = Role.USER) -> User:
         """Create an account; 409 when its email, username or phone number is taken."""
@@ -85,7 +88,12 @@ class UserService:
         return user
 
     async def list_users(
-        self, *, limit: int, after: UUID | None, q: str | None, role: str | None,
+        self,
+        *,
+        limit: int,
+        after: UUID | None,
+        q: str | None,
+        role: str | None,
         is_active: bool | None,
     ) -> list[User]:
         async with self.uow:
