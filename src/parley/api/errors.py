@@ -62,14 +62,14 @@ def error_response(error: ParleyError) -> JSONResponse:
     )
 
 
-def internal_error_response(exc: BaseException) -> JSONResponse:
+def internal_error_response(exc: BaseException, *, development: bool | None = None) -> JSONResponse:
     """A 500 (or 503 when the database is away) that shows internals only in development."""
     if is_database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return error_response(Unavailable(retry_after=DATABASE_RETRY_AFTER_S))
     log.error("unhandled_error", exc_info=exc)
     message = "Internal server error"
-    if get_settings().is_development:
+    if get_settings().is_development if development is None else development:
         message = f"{message}: {type(exc).__name__}: {exc}"
     return JSONResponse(envelope(500, "internal_error", message), status_code=500)
 

@@ -16,9 +16,12 @@ MAX_LOGGED_PATH = 256
 
 def route_template(scope: Scope, root_path: str = "") -> str:
     """The matched route's template (`/api/v1/sessions/{chat_session_id}`), never the raw path."""
+    # FastAPI records the route as declared in its router (`/me`); the full template with the
+    # include prefixes is on the effective route it keeps in the scope (a test pins this down).
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
     route = scope.get("route") or _plain_route(scope)
-    if route is not None:
-        template = getattr(route, "path_format", None)
+    for candidate in (effective, route):
+        template = getattr(candidate, "path_format", None)
         if template:
             return str(template)
     mounted_at = scope.get("root_path", "")[len(root_path) :]

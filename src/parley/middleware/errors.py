@@ -7,8 +7,9 @@ from parley.api.errors import internal_error_response
 
 
 class UnhandledErrorMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, development: bool) -> None:
         self.app = app
+        self.development = development  # the app's own settings, not the process environment
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,4 +28,4 @@ class UnhandledErrorMiddleware:
         except Exception as exc:
             if started:
                 raise  # too late for an error body; the server closes the connection
-            await internal_error_response(exc)(scope, receive, send)
+            await internal_error_response(exc, development=self.development)(scope, receive, send)

@@ -56,5 +56,5 @@ def middleware_stack(
             max_body_bytes=settings.max_body_bytes,
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
         ),
-        Middleware(UnhandledErrorMiddleware),
+        Middleware(UnhandledErrorMiddleware, development=settings.is_development),
     ]
