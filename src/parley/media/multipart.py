@@ -114,10 +114,12 @@ class MultipartUpload:
         name = _decode(options.get(b"name"), "body")
         self._name = name
         if name == self._file_field:
-            if self._saw_file or b"filename" not in options:
+            if self._saw_file:
                 raise _invalid(name, "must be a single file")
             self._saw_file, self._in_file = True, True
-            self._filename = options[b"filename"].decode("utf-8", errors="replace")
+            raw_filename = options.get(b"filename")
+            if raw_filename is not None:
+                self._filename = raw_filename.decode("utf-8", errors="replace")
         elif name not in self._text_fields:
             raise _invalid(name, "Extra inputs are not permitted")
         elif b"filename" in options:
