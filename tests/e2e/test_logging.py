@@ -16,7 +16,8 @@ def json_lines(captured: str) -> list[dict[str, Any]]:
 
 
 async def json_app(app_factory: Callable[..., Any], **overrides: Any) -> FastAPI:
-    application: FastAPI = await app_factory(**{"log_format": "json", "log_level": "INFO", **overrides})
+    settings = {"log_format": "json", "log_level": "INFO", **overrides}
+    application: FastAPI = await app_factory(**settings)
     return application
 
 
