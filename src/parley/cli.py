@@ -5,14 +5,18 @@ import os
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from parley.core.config import get_settings
+from parley.core.config import Settings, get_settings
 from parley.core.errors import ParleyError
 from parley.core.logging import configure_logging
 from parley.db import migrate as migrations
 
-app = typer.Typer(help="Parley: an HTTP backend for businesses that sell through chat.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Parley: an HTTP backend for businesses that sell through chat.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 # Exit status when the service refuses to start (configuration or schema not ready).
 EXIT_NOT_READY = 3
@@ -32,13 +36,15 @@ def serve(
     """Migrate a new database, then serve the API."""
     import uvicorn
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings)
     state = asyncio.run(migrations.schema_state(settings.database_url))
     if state == "new" or (state == "behind" and settings.is_development):
         migrations.upgrade(settings.database_url)
     elif state == "behind":
-        typer.echo("The database schema is behind this version: run `parley migrate` first.", err=True)
+        typer.echo(
+            "The database schema is behind this version: run `parley migrate` first.", err=True
+        )
         raise typer.Exit(EXIT_NOT_READY)
     os.environ[WORKERS_ENV] = str(workers)  # inherited by the workers; see AccessCache
     uvicorn.run(
@@ -55,12 +61,33 @@ def serve(
     )
 
 
+def _settings() -> Settings:
+    """Read the settings, or explain what is wrong with them and exit."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"]).upper() or "configuration"
+            typer.echo(f"Invalid configuration: {field}: {problem['msg']}", err=True)
+        raise typer.Exit(EXIT_NOT_READY) from None
+
+
+def _prepare_schema(database_url: str, *, upgrade_outdated: bool) -> None:
+    """Migrate a new database; an outdated one only when allowed, else refuse to go on."""
+    state = asyncio.run(migrations.schema_state(database_url))
+    if state == "new" or (state == "behind" and upgrade_outdated):
+        migrations.upgrade(database_url)
+    elif state == "behind":
+        typer.echo("The database schema is behind this version: run `parley migrate`.", err=True)
+        raise typer.Exit(EXIT_NOT_READY)
+
+
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Option(help="Target revision")] = "head",
 ) -> None:
     """Upgrade the database schema to the given revision (default: the newest)."""
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings)
     migrations.upgrade(settings.database_url, revision)
     typer.echo(f"Database migrated to {revision}.")
@@ -69,17 +96,16 @@ def migrate(
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(help="The administrator's e-mail")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """Create an administrator, or promote an existing account with that e-mail."""
     from parley.db.engine import create_database
     from parley.db.uow import UnitOfWork
     from parley.users.service import UserService
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings)
+    _prepare_schema(settings.database_url, upgrade_outdated=settings.is_development)
 
     async def run() -> str:
         database = create_database(settings.database_url)
@@ -98,3 +124,7 @@ def create_admin(
         typer.echo(f"{error.message}{': ' + detail if detail else ''}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Administrator {email} ready (id {user_id}).")
+
+
+if __name__ == "__main__":
+    app()
