@@ -147,24 +147,6 @@ class SellerRepository(_CatalogRepository[Seller]):
         )
         return await self.session.get(Seller, seller_id) if claimed else None
 
-    async def release_seat(self, seller_id: UUID, owner_id: UUID, *, now: datetime) -> bool:
-        """Lock the seller's chat session and count the seller out; False when not theirs.
-
-        The chat session is locked before the seller, the order every other writer uses.
-        """
-        chat_session_id = (
-            select(Seller.chat_session_id)
-            .where(Seller.id == seller_id, Seller.user_id == owner_id)
-            .scalar_subquery()
-        )
-        return bool(
-            await self._rowcount(
-                update(ChatSession)
-                .where(ChatSession.id == chat_session_id)
-                .values(seller_count=ChatSession.seller_count - 1, updated_at=now)
-            )
-        )
-
     async def delete_by_id(self, seller_id: UUID) -> bool:
         return bool(await self._rowcount(delete(Seller).where(Seller.id == seller_id)))
 
@@ -201,7 +183,7 @@ class SellerRepository(_CatalogRepository[Seller]):
                 )
             query = query.order_by(rank, Seller.id.desc())
         rows = await self.session.execute(query.where(scope).limit(limit))
-        return [(seller, int(rank_)) for seller, rank_ in rows.tuples()]
+        return [(seller, int(rank_)) for seller, rank_ in rows]
 
     def integrity_error(self, exc: IntegrityError) -> ParleyError | IntegrityError:
         if violates(

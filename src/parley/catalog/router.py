@@ -24,11 +24,11 @@ from parley.models.catalog import Seller
 router = APIRouter()
 
 
-def vendor_service(db: DbSession) -> VendorService:
+async def vendor_service(db: DbSession) -> VendorService:
     return VendorService(UnitOfWork(db))
 
 
-def seller_service(db: DbSession) -> SellerService:
+async def seller_service(db: DbSession) -> SellerService:
     return SellerService(UnitOfWork(db))
 
 

@@ -163,12 +163,16 @@ class SellerService(_CatalogService):
 
     async def delete(self, seller_id: UUID, *, actor: User) -> None:
         """Delete the seller and count it out of its chat session, in one transaction."""
+        now = utcnow()
         async with self.uow:
-            if not await self.sellers.release_seat(seller_id, actor.id, now=utcnow()):
+            # Locked first, so a concurrent delete of the same seller waits and then finds none.
+            seller = await self.sellers.claim(seller_id, actor.id, now=now)
+            if seller is None:
                 raise await self._seller_refusal(seller_id, actor)
-            if not await self.sellers.delete_by_id(seller_id):
-                # Deleted by a concurrent request after we counted it out: undo, report gone.
-                raise SellerNotFound
+            await self.sellers.claim_chat_session(
+                seller.chat_session_id, actor.id, now=now, seller_delta=-1
+            )
+            await self.sellers.delete_by_id(seller_id)
             await self.uow.commit()
 
     async def list_for_chat_session(

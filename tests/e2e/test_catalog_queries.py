@@ -1,0 +1,106 @@
+"""The catalog lists cost a fixed number of queries whatever the page size, and the sellers
+listing is an index range scan on the owner."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.conftest import Account, count_queries
+from tests.e2e.catalog_helpers import API, create_seller, create_vendor, new_chat_session
+
+ROWS = 6
+
+
+async def _statement_counts(
+    app: FastAPI, http: httpx.AsyncClient, account: Account, url: str, **params: Any
+) -> list[int]:
+    counts = []
+    for limit in [1, ROWS]:
+        with count_queries(app) as statements:
+            response = await http.get(
+                url, params={"limit": limit, **params}, headers=account.headers
+            )
+        assert response.status_code == 200, response.text
+        assert len(response.json()["data"]["items"]) == min(limit, ROWS)
+        counts.append(len(statements))
+    return counts
+
+
+async def test_listing_vendors_costs_the_same_queries_for_any_page_size(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    for i in range(ROWS):
+        await create_vendor(client, alice, await new_chat_session(app, client, alice), name=f"V{i}")
+    small, large = await _statement_counts(app, client, alice, f"{API}/vendors")
+    assert small == large
+    assert large <= 3
+    small_q, large_q = await _statement_counts(app, client, alice, f"{API}/vendors", q="v")
+    assert small_q == large_q
+
+
+@pytest.mark.parametrize("q", [None, "seller"])
+async def test_listing_sellers_costs_the_same_queries_for_any_page_size(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, q: str | None
+) -> None:
+    sid = await new_chat_session(app, client, alice)
+    for i in range(ROWS):
+        await create_seller(client, alice, sid, f"Seller {i}")
+    params = {"q": q} if q else {}
+    for url in [f"{API}/sellers", f"{API}/sessions/{sid}/sellers"]:
+        small, large = await _statement_counts(app, client, alice, url, **params)
+        assert small == large
+        assert large <= 4
+
+
+@contextmanager
+def _capture(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
+    captured: list[tuple[str, Any]] = []
+    engine = app.state.resources.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield captured
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _plan(app: FastAPI, statement: str, parameters: Any) -> str:
+    engine = app.state.resources.database.engine
+    async with engine.connect() as connection:
+        dialect = connection.dialect.name
+        if dialect == "sqlite":
+            result = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        else:
+            if dialect == "postgresql":
+                # A handful of rows fit one page, where a scan is cheaper; ask about the index.
+                await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            result = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        rows = [" ".join(str(value) for value in row) for row in result]
+        await connection.rollback()
+    return "\n".join(rows)
+
+
+async def test_the_sellers_listing_scans_the_owner_index(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    for owner in [alice, bob]:
+        sid = await new_chat_session(app, client, owner)
+        for i in range(ROWS):
+            await create_seller(client, owner, sid, f"Seller {i}")
+    with _capture(app) as captured:
+        first = await client.get(f"{API}/sellers", params={"limit": 2}, headers=alice.headers)
+        cursor = first.json()["data"]["next_cursor"]
+        await client.get(f"{API}/sellers", params={"cursor": cursor}, headers=alice.headers)
+    listings = [(s, p) for s, p in captured if "FROM sellers" in s and "ORDER BY" in s]
+    assert len(listings) == 2
+    for statement, parameters in listings:
+        plan = await _plan(app, statement, parameters)
+        assert "ix_sellers_user_id_id" in plan, plan
