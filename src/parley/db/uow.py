@@ -74,7 +74,9 @@ class UnitOfWork:
                     await result
             except Exception:
                 # The change is committed; a failed side effect must not turn it into an error.
-                log.exception("after_commit_failed", effect=getattr(effect, "__name__", repr(effect)))
+                log.exception(
+                    "after_commit_failed", effect=getattr(effect, "__name__", repr(effect))
+                )
 
     async def rollback(self) -> None:
         self._after_commit.clear()
