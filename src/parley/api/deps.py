@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.api.resources import Resources
 from parley.auth.service import Principal, authenticate_access
 from parley.core.errors import Forbidden, Unauthorized
+from parley.core.logging import security_event
 from parley.models.user import Role, User
 
 # auto_error=False: a missing token is our own 401 in the envelope, not the framework's.
@@ -61,6 +62,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def admin_user(user: CurrentUser) -> User:
     if user.role != Role.ADMIN:
+        security_event("forbidden", user_id=str(user.id), reason="admin route")
         raise Forbidden("Administrator role required")
     return user
 

@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import structlog
-
 from parley.auth.cache import AccessCache
 from parley.auth.devices import MAX_USER_AGENT, device_name
 from parley.auth.errors import (
@@ -31,6 +29,7 @@ from parley.auth.repository import (
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
+from parley.core.logging import security_event
 from parley.core.mail import Mail, Mailer
 from parley.core.passwords import dummy_hash, hash_password, verify_password
 from parley.core.ratelimit import Limiter
@@ -38,10 +37,9 @@ from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_
 from parley.db.engine import Database
 from parley.db.uow import UnitOfWork
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
+from parley.ops.metrics import LOGIN_ATTEMPTS
 from parley.users.repository import UserRepository, email_key
 from parley.users.service import check_new_password
-
-security = structlog.get_logger("parley.security")
 
 # Two refreshes of one token this close together are a client racing itself, not theft.
 REFRESH_REUSE_GRACE = timedelta(seconds=10)
@@ -133,11 +131,15 @@ class AuthService:
         if not await verify_password(password, stored) or user is None:
             for budget in budgets:
                 await self.login_failures.hit(*budget)
-            security.warning("login_failed", ip=client.ip_address, known_account=user is not None)
+            LOGIN_ATTEMPTS.labels("invalid_credentials").inc()
+            security_event("login_failed", ip=client.ip_address, known_account=user is not None)
             raise InvalidCredentials
         if not user.is_active:
+            LOGIN_ATTEMPTS.labels("account_disabled").inc()
             raise AccountDisabled
-        return await self._open_login_session(user, client)
+        issued = await self._open_login_session(user, client)
+        LOGIN_ATTEMPTS.labels("success").inc()
+        return issued
 
     async def refresh(self, refresh_token: str) -> IssuedTokens:
         """Rotate a refresh token; a reused one revokes its whole login session."""
@@ -176,7 +178,7 @@ class AuthService:
             self._forget_after_commit(login_session.user_id)
             # The revocation must survive the 401 that follows: commit it on its own first.
             await self.uow.commit()
-        security.warning(
+        security_event(
             "refresh_token_reused",
             user_id=str(login_session.user_id),
             session_id=str(login_session.id),
@@ -193,7 +195,7 @@ class AuthService:
             revoked = await self.login_sessions.revoke_all(user_id, now=utcnow())
             self._forget_after_commit(user_id)
             await self.uow.commit()
-        security.info("login_sessions_revoked", user_id=str(user_id), count=len(revoked))
+        security_event("login_sessions_revoked", user_id=str(user_id), count=len(revoked))
         return len(revoked)
 
     async def list_login_sessions(
@@ -213,7 +215,7 @@ class AuthService:
                 raise LoginSessionNotFound
             self._forget_after_commit(user_id)
             await self.uow.commit()
-        security.info(
+        security_event(
             "login_session_revoked", user_id=str(user_id), session_id=str(login_session_id)
         )
 
@@ -284,7 +286,7 @@ class AuthService:
             await self._set_password(user_id, new_hash)
             self._forget_after_commit(user_id)
             await self.uow.commit()
-        security.info("password_reset", user_id=str(user_id))
+        security_event("password_reset", user_id=str(user_id))
 
     def _forget_after_commit(self, user_id: UUID) -> None:
         self.uow.after_commit(lambda: self.cache.invalidate_user(user_id))
@@ -299,7 +301,8 @@ class AuthService:
         for budget in budgets:
             verdict = await self.login_failures.test(*budget)
             if not verdict.allowed:
-                security.warning("login_throttled", budget=budget[0])
+                LOGIN_ATTEMPTS.labels("rate_limited").inc()
+                security_event("login_throttled", budget=budget[0])
                 raise RateLimited(
                     "Too many failed attempts; try again later", retry_after=verdict.reset_after
                 )
