@@ -16,6 +16,8 @@ from parley.db.urls import async_url
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 5
+# A server that accepts a query and never answers must not hold the request forever.
+COMMAND_TIMEOUT_S = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
             max_overflow=pool_size,
             pool_timeout=POOL_TIMEOUT_S,
             pool_recycle=1800,
-            connect_args={"timeout": CONNECT_TIMEOUT_S}
+            connect_args={"timeout": CONNECT_TIMEOUT_S, "command_timeout": COMMAND_TIMEOUT_S}
             if url.get_backend_name() == "postgresql"
             else {"connect_timeout": CONNECT_TIMEOUT_S},
         )
