@@ -2,10 +2,8 @@
 makes them."""
 
 from typing import Any
-from uuid import UUID
 
 import httpx
-from fastapi import FastAPI
 
 from tests.conftest import Account
 
@@ -14,43 +12,18 @@ PHONE = "+14155552671"
 OTHER_PHONE = "+442071838750"
 
 
-def _has_route(app: FastAPI, method: str, path: str) -> bool:
-    return any(
-        getattr(route, "path", None) == path and method in getattr(route, "methods", ())
-        for route in app.routes
-    )
-
-
-async def new_chat_session(
-    app: FastAPI, http: httpx.AsyncClient, owner: Account, title: str = "Shop"
-) -> str:
+async def new_chat_session(http: httpx.AsyncClient, owner: Account, title: str = "Shop") -> str:
     """Open a chat session for `owner` and return its id."""
-    if _has_route(app, "POST", f"{API}/sessions"):
-        response = await http.post(f"{API}/sessions", json={"title": title}, headers=owner.headers)
-        assert response.status_code == 201, response.text
-        return str(response.json()["data"]["id"])
-    # Until the chat sessions route exists, the row is written as that route would write it.
-    from parley.models.chat import ChatSession
-
-    async with app.state.resources.database.sessions() as db:
-        chat_session = ChatSession(user_id=UUID(owner.id), title=title, title_is_default=False)
-        db.add(chat_session)
-        await db.commit()
-        return str(chat_session.id)
+    response = await http.post(f"{API}/sessions", json={"title": title}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["data"]["id"])
 
 
-async def seller_count(app: FastAPI, http: httpx.AsyncClient, owner: Account, sid: str) -> int:
+async def seller_count(http: httpx.AsyncClient, owner: Account, sid: str) -> int:
     """Return the chat session's seller_count as its owner reads it."""
-    if _has_route(app, "GET", f"{API}/sessions/{{chat_session_id}}"):
-        response = await http.get(f"{API}/sessions/{sid}", headers=owner.headers)
-        assert response.status_code == 200, response.text
-        return int(response.json()["data"]["seller_count"])
-    from parley.models.chat import ChatSession
-
-    async with app.state.resources.database.sessions() as db:
-        chat_session = await db.get(ChatSession, UUID(sid))
-        assert chat_session is not None
-        return chat_session.seller_count
+    response = await http.get(f"{API}/sessions/{sid}", headers=owner.headers)
+    assert response.status_code == 200, response.text
+    return int(response.json()["data"]["seller_count"])
 
 
 async def create_vendor(

@@ -35,7 +35,7 @@ async def test_listing_vendors_costs_the_same_queries_for_any_page_size(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
     for i in range(ROWS):
-        await create_vendor(client, alice, await new_chat_session(app, client, alice), name=f"V{i}")
+        await create_vendor(client, alice, await new_chat_session(client, alice), name=f"V{i}")
     small, large = await _statement_counts(app, client, alice, f"{API}/vendors")
     assert small == large
     assert large <= 3
@@ -47,7 +47,7 @@ async def test_listing_vendors_costs_the_same_queries_for_any_page_size(
 async def test_listing_sellers_costs_the_same_queries_for_any_page_size(
     app: FastAPI, client: httpx.AsyncClient, alice: Account, q: str | None
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     for i in range(ROWS):
         await create_seller(client, alice, sid, f"Seller {i}")
     params = {"q": q} if q else {}
@@ -92,7 +92,7 @@ async def test_the_sellers_listing_scans_the_owner_index(
     app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:
     for owner in [alice, bob]:
-        sid = await new_chat_session(app, client, owner)
+        sid = await new_chat_session(client, owner)
         for i in range(ROWS):
             await create_seller(client, owner, sid, f"Seller {i}")
     with _capture(app) as captured:

@@ -4,7 +4,6 @@ losers get 409, never 500."""
 import asyncio
 
 import httpx
-from fastapi import FastAPI
 
 from tests.conftest import Account
 from tests.e2e.catalog_helpers import API, PHONE, create_seller, new_chat_session, seller_count
@@ -13,9 +12,9 @@ RACERS = 6
 
 
 async def test_racing_vendor_creates_give_one_201_and_the_rest_409(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     responses = await asyncio.gather(
         *[
             client.post(
@@ -34,9 +33,9 @@ async def test_racing_vendor_creates_give_one_201_and_the_rest_409(
 
 
 async def test_racing_seller_names_differing_in_case_give_one_201_and_the_rest_409(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     spellings = ["Ana", "ANA", "ana", "aNa", " Ana ", "anA"][:RACERS]
     responses = await asyncio.gather(
         *[
@@ -50,15 +49,15 @@ async def test_racing_seller_names_differing_in_case_give_one_201_and_the_rest_4
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [201] + [409] * (RACERS - 1), [r.text for r in responses]
-    assert await seller_count(app, client, alice, sid) == 1
+    assert await seller_count(client, alice, sid) == 1
     listed = await client.get(f"{API}/sessions/{sid}/sellers", headers=alice.headers)
     assert len(listed.json()["data"]["items"]) == 1
 
 
 async def test_concurrent_seller_creates_and_deletes_keep_the_count_exact(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     doomed = [await create_seller(client, alice, sid, f"Old {i}") for i in range(4)]
     creates = [
         client.post(
@@ -73,4 +72,4 @@ async def test_concurrent_seller_creates_and_deletes_keep_the_count_exact(
     responses = await asyncio.gather(*creates, *deletes)
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 4 + [201] * 4 + [404] * 4, [r.text for r in responses]
-    assert await seller_count(app, client, alice, sid) == 4
+    assert await seller_count(client, alice, sid) == 4

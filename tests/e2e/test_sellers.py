@@ -4,7 +4,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.conftest import Account, assert_error
 from tests.e2e.catalog_helpers import (
@@ -30,8 +29,8 @@ SELLER_FIELDS = {
 
 
 @pytest.fixture
-async def sid(app: FastAPI, client: httpx.AsyncClient, alice: Account) -> str:
-    return await new_chat_session(app, client, alice)
+async def sid(client: httpx.AsyncClient, alice: Account) -> str:
+    return await new_chat_session(client, alice)
 
 
 @pytest.fixture
@@ -92,29 +91,29 @@ async def test_seller_names_are_unique_per_session_ignoring_case(
 
 
 async def test_the_same_seller_name_may_be_used_in_another_session(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, sid: str
+    client: httpx.AsyncClient, alice: Account, sid: str
 ) -> None:
     await create_seller(client, alice, sid, "Ana")
-    other = await new_chat_session(app, client, alice)
+    other = await new_chat_session(client, alice)
     assert (await create_seller(client, alice, other, "ana"))["session_id"] == other
 
 
 async def test_seller_count_follows_creates_and_deletes(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, sid: str
+    client: httpx.AsyncClient, alice: Account, sid: str
 ) -> None:
     created = [await create_seller(client, alice, sid, name) for name in ["A", "B", "C"]]
     conflict = await client.post(
         f"{API}/sessions/{sid}/sellers", json={"name": "a", "product": "x"}, headers=alice.headers
     )
     assert conflict.status_code == 409
-    assert await seller_count(app, client, alice, sid) == 3
+    assert await seller_count(client, alice, sid) == 3
     response = await client.delete(f"{API}/sellers/{created[0]['id']}", headers=alice.headers)
     assert response.status_code == 200
     assert response.json()["status"] == "success"
-    assert await seller_count(app, client, alice, sid) == 2
+    assert await seller_count(client, alice, sid) == 2
     again = await client.delete(f"{API}/sellers/{created[0]['id']}", headers=alice.headers)
     assert_error(again, 404, "not_found")
-    assert await seller_count(app, client, alice, sid) == 2
+    assert await seller_count(client, alice, sid) == 2
 
 
 async def test_reading_a_seller_by_id(
@@ -167,12 +166,12 @@ async def test_renaming_a_seller_to_a_taken_name_is_409(
 
 
 async def test_listing_a_sessions_sellers_pages_newest_first(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, sid: str
+    client: httpx.AsyncClient, alice: Account, sid: str
 ) -> None:
     names = [f"Seller {i}" for i in range(5)]
     for name in names:
         await create_seller(client, alice, sid, name)
-    elsewhere = await new_chat_session(app, client, alice)
+    elsewhere = await new_chat_session(client, alice)
     await create_seller(client, alice, elsewhere, "Elsewhere")
     items = await collect_pages(client, f"{API}/sessions/{sid}/sellers", alice, limit=2)
     assert [s["name"] for s in items] == list(reversed(names))
@@ -191,12 +190,12 @@ async def test_listing_a_sessions_sellers_filters_by_q(
 
 
 async def test_listing_sellers_spans_the_callers_sessions(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account, sid: str
+    client: httpx.AsyncClient, alice: Account, bob: Account, sid: str
 ) -> None:
-    other = await new_chat_session(app, client, alice)
+    other = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "One")
     await create_seller(client, alice, other, "Two")
-    await create_seller(client, bob, await new_chat_session(app, client, bob), "Bobs")
+    await create_seller(client, bob, await new_chat_session(client, bob), "Bobs")
     items = await collect_pages(client, f"{API}/sellers", alice, limit=1)
     assert [s["name"] for s in items] == ["Two", "One"]
 
@@ -244,7 +243,6 @@ async def test_admins_read_every_users_sellers(
 
 
 async def test_admins_cannot_change_another_users_sellers(
-    app: FastAPI,
     client: httpx.AsyncClient,
     alice: Account,
     admin: Account,
@@ -263,7 +261,7 @@ async def test_admins_cannot_change_another_users_sellers(
     )
     assert_error(await client.delete(url, headers=admin.headers), 403, "forbidden")
     assert (await client.get(url, headers=alice.headers)).json()["data"] == alices_seller
-    assert await seller_count(app, client, alice, sid) == 1
+    assert await seller_count(client, alice, sid) == 1
 
 
 async def test_seller_routes_need_a_token(
@@ -324,13 +322,13 @@ async def test_seller_routes_on_a_missing_session_are_404(
     ],
 )
 async def test_creating_a_seller_refuses_bad_bodies(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, sid: str, extra: dict[str, Any]
+    client: httpx.AsyncClient, alice: Account, sid: str, extra: dict[str, Any]
 ) -> None:
     body = {"name": "Ana", "product": "Coffee", **extra}
     response = await client.post(f"{API}/sessions/{sid}/sellers", json=body, headers=alice.headers)
     assert_error(response, 422, "validation_error")
     assert "secret" not in response.text
-    assert await seller_count(app, client, alice, sid) == 0
+    assert await seller_count(client, alice, sid) == 0
 
 
 async def test_the_longest_allowed_seller_fields_are_accepted(
@@ -405,11 +403,11 @@ async def test_a_tampered_seller_cursor_is_400(
 
 
 async def test_a_vendor_cursor_is_not_a_seller_cursor(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, sid: str
+    client: httpx.AsyncClient, alice: Account, sid: str
 ) -> None:
     for name in ["One", "Two"]:
         await create_seller(client, alice, sid, name)
-        vendor_sid = await new_chat_session(app, client, alice)
+        vendor_sid = await new_chat_session(client, alice)
         await client.post(
             f"{API}/sessions/{vendor_sid}/vendor",
             json={"name": name, "phone_number": "+14155552671"},

@@ -1,7 +1,6 @@
 """Searching the caller's sellers: best matches first, in an order pages keep."""
 
 import httpx
-from fastapi import FastAPI
 
 from tests.conftest import Account
 from tests.e2e.catalog_helpers import API, collect_pages, create_seller, new_chat_session
@@ -14,10 +13,10 @@ async def names(http: httpx.AsyncClient, account: Account, q: str) -> list[str]:
 
 
 async def test_name_matches_come_before_product_before_description_and_benefits(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
-    other = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
+    other = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "Benefits", product="Tea", benefits="Mocha free")
     await create_seller(client, alice, sid, "Mocha Max", product="Tea")
     await create_seller(client, alice, other, "Product", product="mocha beans")
@@ -32,9 +31,9 @@ async def test_name_matches_come_before_product_before_description_and_benefits(
 
 
 async def test_the_search_order_survives_new_sellers_between_pages(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "Latte One")
     await create_seller(client, alice, sid, "Plain", product="latte")
     first = await client.get(
@@ -52,9 +51,9 @@ async def test_the_search_order_survives_new_sellers_between_pages(
 
 
 async def test_search_is_case_insensitive_on_every_field(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "Ana", product="Green TEA", description="Loose Leaf")
     await create_seller(client, alice, sid, "Bo", benefits="FREE Shipping")
     assert await names(client, alice, "ANA") == ["Ana"]
@@ -65,9 +64,9 @@ async def test_search_is_case_insensitive_on_every_field(
 
 
 async def test_search_treats_like_wildcards_literally(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "100% Arabica")
     await create_seller(client, alice, sid, "snake_case")
     await create_seller(client, alice, sid, "Back\\slash")
@@ -80,9 +79,9 @@ async def test_search_treats_like_wildcards_literally(
 
 
 async def test_search_folds_case_beyond_ascii_in_names(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     await create_seller(client, alice, sid, "Straße Café")
     await create_seller(client, alice, sid, "ÉCOLE")
     assert await names(client, alice, "STRASSE") == ["Straße Café"]
@@ -91,9 +90,9 @@ async def test_search_folds_case_beyond_ascii_in_names(
 
 
 async def test_an_empty_q_lists_everything_newest_first(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     for name in ["A", "B", "C"]:
         await create_seller(client, alice, sid, name)
     assert await names(client, alice, "   ") == ["C", "B", "A"]

@@ -4,7 +4,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.conftest import Account, assert_error
 from tests.e2e.catalog_helpers import (
@@ -20,9 +19,9 @@ MISSING = "0190a0b0-0000-7000-8000-000000000000"
 
 
 async def test_creating_a_vendor_returns_it_trimmed_and_normalised(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     response = await client.post(
         f"{API}/sessions/{sid}/vendor",
         json={"name": "  Acme  ", "phone_number": " +1 415 555 2671 "},
@@ -40,9 +39,9 @@ async def test_creating_a_vendor_returns_it_trimmed_and_normalised(
 
 
 async def test_a_second_vendor_for_a_session_is_409(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     first = await create_vendor(client, alice, sid)
     second = await client.post(
         f"{API}/sessions/{sid}/vendor",
@@ -55,9 +54,9 @@ async def test_a_second_vendor_for_a_session_is_409(
 
 
 async def test_reading_a_session_without_a_vendor_is_404(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     assert_error(
         await client.get(f"{API}/sessions/{sid}/vendor", headers=alice.headers), 404, "not_found"
     )
@@ -77,9 +76,9 @@ async def test_vendor_routes_on_a_missing_session_are_404(
 
 
 async def test_patching_a_vendor_changes_only_the_given_fields(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     created = await create_vendor(client, alice, sid)
     url = f"{API}/sessions/{sid}/vendor"
     renamed = await client.patch(url, json={"name": " Acme Ltd "}, headers=alice.headers)
@@ -98,9 +97,9 @@ async def test_patching_a_vendor_changes_only_the_given_fields(
 
 
 async def test_patching_a_session_without_a_vendor_is_404(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     response = await client.patch(
         f"{API}/sessions/{sid}/vendor", json={"name": "x"}, headers=alice.headers
     )
@@ -108,9 +107,9 @@ async def test_patching_a_session_without_a_vendor_is_404(
 
 
 async def test_deleting_a_vendor_frees_the_session_for_a_new_one(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     created = await create_vendor(client, alice, sid)
     url = f"{API}/sessions/{sid}/vendor"
     deleted = await client.delete(url, headers=alice.headers)
@@ -125,10 +124,8 @@ async def test_deleting_a_vendor_frees_the_session_for_a_new_one(
     assert again["id"] != created["id"]
 
 
-async def test_reading_a_vendor_by_id(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
-) -> None:
-    sid = await new_chat_session(app, client, alice)
+async def test_reading_a_vendor_by_id(client: httpx.AsyncClient, alice: Account) -> None:
+    sid = await new_chat_session(client, alice)
     created = await create_vendor(client, alice, sid)
     response = await client.get(f"{API}/vendors/{created['id']}", headers=alice.headers)
     assert response.status_code == 200
@@ -139,12 +136,12 @@ async def test_reading_a_vendor_by_id(
 
 
 async def test_listing_vendors_spans_the_callers_sessions_newest_first(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
+    client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:
     names = ["North", "South", "East", "West", "Centre"]
     for name in names:
-        await create_vendor(client, alice, await new_chat_session(app, client, alice), name=name)
-    await create_vendor(client, bob, await new_chat_session(app, client, bob), name="Bobs")
+        await create_vendor(client, alice, await new_chat_session(client, alice), name=name)
+    await create_vendor(client, bob, await new_chat_session(client, bob), name="Bobs")
     items = await collect_pages(client, f"{API}/vendors", alice, limit=2)
     assert [v["name"] for v in items] == list(reversed(names))
     first = (await client.get(f"{API}/vendors", params={"limit": 2}, headers=alice.headers)).json()
@@ -153,21 +150,17 @@ async def test_listing_vendors_spans_the_callers_sessions_newest_first(
 
 
 async def test_listing_vendors_filters_by_name_or_phone_number(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    await create_vendor(
-        client, alice, await new_chat_session(app, client, alice), name="Blue Harbour"
-    )
+    await create_vendor(client, alice, await new_chat_session(client, alice), name="Blue Harbour")
     await create_vendor(
         client,
         alice,
-        await new_chat_session(app, client, alice),
+        await new_chat_session(client, alice),
         name="Red Mill",
         phone_number=OTHER_PHONE,
     )
-    await create_vendor(
-        client, alice, await new_chat_session(app, client, alice), name="100% Organic"
-    )
+    await create_vendor(client, alice, await new_chat_session(client, alice), name="100% Organic")
 
     async def names(q: str) -> list[str]:
         response = await client.get(f"{API}/vendors", params={"q": q}, headers=alice.headers)
@@ -185,8 +178,8 @@ async def test_listing_vendors_filters_by_name_or_phone_number(
 
 
 @pytest.fixture
-async def alices_vendor(app: FastAPI, client: httpx.AsyncClient, alice: Account) -> dict[str, Any]:
-    sid = await new_chat_session(app, client, alice)
+async def alices_vendor(client: httpx.AsyncClient, alice: Account) -> dict[str, Any]:
+    sid = await new_chat_session(client, alice)
     return await create_vendor(client, alice, sid)
 
 
@@ -270,9 +263,9 @@ async def test_vendor_routes_need_a_token(
     ],
 )
 async def test_creating_a_vendor_refuses_bad_bodies(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account, body: dict[str, Any]
+    client: httpx.AsyncClient, alice: Account, body: dict[str, Any]
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     response = await client.post(f"{API}/sessions/{sid}/vendor", json=body, headers=alice.headers)
     assert_error(response, 422, "validation_error")
     assert_error(
@@ -281,9 +274,9 @@ async def test_creating_a_vendor_refuses_bad_bodies(
 
 
 async def test_a_vendor_name_of_200_characters_is_accepted(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = await new_chat_session(app, client, alice)
+    sid = await new_chat_session(client, alice)
     vendor = await create_vendor(client, alice, sid, name="é" * 200)
     assert vendor["name"] == "é" * 200
 
@@ -344,11 +337,9 @@ async def test_listing_vendors_with_a_bad_cursor_is_refused(
     assert response.status_code in {400, 422}, response.text
 
 
-async def test_a_tampered_vendor_cursor_is_400(
-    app: FastAPI, client: httpx.AsyncClient, alice: Account
-) -> None:
+async def test_a_tampered_vendor_cursor_is_400(client: httpx.AsyncClient, alice: Account) -> None:
     for name in ["One", "Two"]:
-        await create_vendor(client, alice, await new_chat_session(app, client, alice), name=name)
+        await create_vendor(client, alice, await new_chat_session(client, alice), name=name)
     page = (await client.get(f"{API}/vendors", params={"limit": 1}, headers=alice.headers)).json()
     cursor = page["data"]["next_cursor"]
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
@@ -366,3 +357,36 @@ async def test_listing_vendors_refuses_bad_parameters(
 ) -> None:
     response = await client.get(f"{API}/vendors", params=params, headers=alice.headers)
     assert_error(response, 422, "validation_error")
+
+
+async def test_the_chat_session_shows_its_vendor(client: httpx.AsyncClient, alice: Account) -> None:
+    sid = await new_chat_session(client, alice)
+    vendor = await create_vendor(client, alice, sid)
+    shown = await client.get(f"{API}/sessions/{sid}", headers=alice.headers)
+    assert shown.json()["data"]["vendor"] == vendor
+    await client.delete(f"{API}/sessions/{sid}/vendor", headers=alice.headers)
+    shown = await client.get(f"{API}/sessions/{sid}", headers=alice.headers)
+    assert shown.json()["data"]["vendor"] is None
+
+
+async def test_deleting_a_chat_session_deletes_its_vendor_and_sellers(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    sid = await new_chat_session(client, alice)
+    vendor = await create_vendor(client, alice, sid)
+    seller = (
+        await client.post(
+            f"{API}/sessions/{sid}/sellers",
+            json={"name": "Ana", "product": "Coffee"},
+            headers=alice.headers,
+        )
+    ).json()["data"]
+    assert (await client.delete(f"{API}/sessions/{sid}", headers=alice.headers)).status_code == 200
+    assert_error(
+        await client.get(f"{API}/vendors/{vendor['id']}", headers=alice.headers), 404, "not_found"
+    )
+    assert_error(
+        await client.get(f"{API}/sellers/{seller['id']}", headers=alice.headers), 404, "not_found"
+    )
+    listed = await client.get(f"{API}/sellers", headers=alice.headers)
+    assert listed.json()["data"]["items"] == []

@@ -3,10 +3,6 @@
 from parley.core.errors import Conflict, FieldError, Forbidden, NotFound
 
 
-class ChatSessionNotFound(NotFound):
-    message = "Session not found"
-
-
 class CatalogWriteForbidden(Forbidden):
     message = "Only the session's owner can change its vendor and sellers"
 

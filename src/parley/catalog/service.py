@@ -6,14 +6,10 @@ another user's chat session is told 403, anyone else 404 (existence does not lea
 
 from uuid import UUID
 
-from parley.catalog.errors import (
-    CatalogWriteForbidden,
-    ChatSessionNotFound,
-    SellerNotFound,
-    VendorNotFound,
-)
+from parley.catalog.errors import CatalogWriteForbidden, SellerNotFound, VendorNotFound
 from parley.catalog.repository import SellerPosition, SellerRepository, VendorRepository, name_key
 from parley.catalog.schemas import SellerCreate, SellerUpdate, VendorCreate, VendorUpdate
+from parley.chats.errors import ChatSessionNotFound
 from parley.chats.repository import ChatSessionRepository
 from parley.core.clock import utcnow
 from parley.core.errors import ParleyError
