@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from parley.core.config import Settings, get_settings
 from parley.core.errors import ParleyError
 from parley.core.logging import configure_logging
 from parley.db import migrate as migrations
+from parley.ops.metrics import prepare_multiprocess_dir
 
 app = typer.Typer(
     help="Parley: an HTTP backend for businesses that sell through chat.",
@@ -22,6 +24,9 @@ app = typer.Typer(
 EXIT_NOT_READY = 3
 # Mirrors parley.main.WORKERS_ENV without importing the whole app into the CLI.
 WORKERS_ENV = "PARLEY_WORKERS"
+# Workers importing the app side by side on a small machine can take well over uvicorn's
+# default 5 s to answer their first health check, and would be killed and restarted in a loop.
+WORKER_START_TIMEOUT_S = 60
 
 
 @app.command()
@@ -47,6 +52,8 @@ def serve(
         )
         raise typer.Exit(EXIT_NOT_READY)
     os.environ[WORKERS_ENV] = str(workers)  # inherited by the workers; see AccessCache
+    prepare_multiprocess_dir()
+    signal.signal(signal.SIGTERM, _exit_zero_after_drain)
     uvicorn.run(
         "parley.main:app",
         host=host or settings.host,
@@ -58,7 +65,14 @@ def serve(
         access_log=False,  # the app writes its own access line
         log_config=None,
         timeout_graceful_shutdown=graceful_timeout,
+        timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
     )
+
+
+def _exit_zero_after_drain(_signum: int, _frame: object) -> None:
+    # uvicorn re-raises the SIGTERM that stopped it once in-flight requests have finished;
+    # a stop that went as planned is a success (exit status 0), not a death by signal.
+    raise SystemExit(0)
 
 
 def _settings() -> Settings:
