@@ -15,6 +15,15 @@ API_PREFIX = "/api/v1"
 ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 BEARER_SCHEME = "BearerToken"
 _METHODS = frozenset({"get", "post", "put", "patch", "delete"})
+# The OAuth2 form endpoint answers its own errors in the RFC 6749 shape; errors raised before
+# it runs (rate limit, body limit, validation) are still envelopes.
+OAUTH2_TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+OAUTH2_ERROR_SCHEMA = {
+    "type": "object",
+    "title": "OAuth2Error",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
 
 _RETRY_AFTER = {
     "Retry-After": {"description": "Whole seconds to wait", "schema": {"type": "integer"}}
@@ -73,6 +82,8 @@ def complete(schema: dict[str, Any]) -> None:
 
 
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:
+    if path == OAUTH2_TOKEN_PATH:
+        _document_oauth2_errors(operation.setdefault("responses", {}))
     responses: dict[str, Any] = operation.setdefault("responses", {})
     parameters = operation.get("parameters", [])
     wanted = {500}
@@ -105,6 +116,17 @@ def _ensure(responses: dict[str, Any], status: int) -> None:
         existing["content"] = {"application/json": {"schema": ERROR_SCHEMA_REF}}
     if headers:
         existing.setdefault("headers", headers)
+
+
+def _document_oauth2_errors(responses: dict[str, Any]) -> None:
+    either = {"anyOf": [OAUTH2_ERROR_SCHEMA, ERROR_SCHEMA_REF]}
+    for status in (400, 401, 403, 429):
+        description, headers = _ERRORS[status]
+        responses[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": either}},
+            **({"headers": headers} if headers else {}),
+        }
 
 
 def _add_error_schemas(schemas: dict[str, Any]) -> None:
