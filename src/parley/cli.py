@@ -12,7 +12,7 @@ from parley.core.config import Settings, get_settings
 from parley.core.errors import ParleyError
 from parley.core.logging import configure_logging
 from parley.db import migrate as migrations
-from parley.ops.metrics import prepare_multiprocess_dir
+from parley.ops.multiprocess import prepare_multiprocess_dir
 
 app = typer.Typer(
     help="Parley: an HTTP backend for businesses that sell through chat.",

@@ -47,7 +47,9 @@ def prepare_schema(database_url: str) -> None:
     asyncio.run(create())
 
 
-def start_server(tmp_path: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    tmp_path: Path, port: int, workers: int, *, metrics_dir: Path | None = None
+) -> subprocess.Popen[bytes]:
     database_url = f"sqlite:///{tmp_path / 'serve.db'}"
     prepare_schema(database_url)
     env = {
@@ -61,6 +63,8 @@ def start_server(tmp_path: Path, port: int, workers: int) -> subprocess.Popen[by
         "LOG_LEVEL": "INFO",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if metrics_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     command = [str(PARLEY), "serve", "--port", str(port), "--workers", str(workers)]
     with (tmp_path / "serve.log").open("wb") as log:
         return subprocess.Popen(
@@ -82,6 +86,34 @@ def wait_until_serving(base: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise TimeoutError("the server did not start")
+
+
+def served(metrics: str, route: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith("parley_http_requests_total{") and f'route="{route}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_sum_over_every_worker_in_multiprocess_mode(tmp_path: Path) -> None:
+    port = spare_port()
+    base = f"http://127.0.0.1:{port}"
+    stale = tmp_path / "metrics" / "counter_999999.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"left by a worker of an earlier run")
+    process = start_server(tmp_path, port, 2, metrics_dir=tmp_path / "metrics")
+    try:
+        wait_until_serving(base, process)
+        for _ in range(9):
+            # A new connection each time, so both workers get their share.
+            assert httpx.get(f"{base}/health/live", timeout=5).status_code == 200
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert not stale.exists()
+    assert served(metrics, "/health/live") == 10  # the start-up probe and nine more
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -6,7 +6,6 @@ scrape for all of them; otherwise every process counts on its own.
 """
 
 import os
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -22,7 +21,8 @@ from prometheus_client import (
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from parley.ops.multiprocess import multiprocess_dir
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 REQUESTS = Counter(
@@ -53,11 +53,6 @@ RATE_LIMITED = Counter(
 )
 
 
-def multiprocess_dir() -> Path | None:
-    value = os.environ.get(MULTIPROC_ENV)
-    return Path(value) if value else None
-
-
 def render_latest() -> bytes:
     """Return every metric in the Prometheus text format, summed over workers if configured."""
     if multiprocess_dir() is None:
@@ -78,16 +73,6 @@ def track_pool(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
     event.listen(engine.sync_engine.pool, "checkin", checked_in)
-
-
-def prepare_multiprocess_dir() -> None:
-    """Empty the multiprocess directory before workers start: old files hold dead workers."""
-    directory = multiprocess_dir()
-    if directory is None:
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
 
 
 def worker_exiting() -> None:
