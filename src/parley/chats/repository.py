@@ -167,7 +167,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         )
         return _rowcount(result) == 1
 
-    async def refresh_last_message_at(self, chat_session_id: UUID) -> None:
+    async def refresh_last_message_at(self, chat_session_id: UUID, *, now: datetime) -> None:
         """Set last_message_at to the time of the latest remaining message, or null."""
         latest = (
             select(Message.created_at)
@@ -179,7 +179,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         await self.session.execute(
             update(ChatSession)
             .where(ChatSession.id == chat_session_id)
-            .values(last_message_at=latest)
+            .values(last_message_at=latest, updated_at=now)
             .execution_options(synchronize_session=False)
         )
 

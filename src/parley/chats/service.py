@@ -295,7 +295,7 @@ class ChatService:
                 raise MessageNotFound
             if not await self.messages.delete_by_id(message_id):
                 raise MessageNotFound  # deleted meanwhile; the rollback restores the count
-            await self.sessions.refresh_last_message_at(chat_session_id)
+            await self.sessions.refresh_last_message_at(chat_session_id, now=now)
             self.media.delete_after_commit(keys)
             await self.uow.commit()
 
