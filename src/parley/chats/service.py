@@ -85,8 +85,6 @@ class ChatService:
             chat_session = await self.sessions.get_visible(
                 chat_session_id, viewer, with_vendor=True
             )
-            # Commit, not rollback: a rollback would expire what was just loaded.
-            await self.uow.commit()
         if chat_session is None:
             raise ChatSessionNotFound
         return chat_session
@@ -98,7 +96,6 @@ class ChatService:
         after = self._session_position(cursor) if cursor else None
         async with self.uow:
             rows = await self.sessions.list_page(owner.id, limit=limit, after=after, q=q)
-            await self.uow.commit()
         page, more = rows[:limit], len(rows) > limit
         if not more:
             return page, None
@@ -255,7 +252,6 @@ class ChatService:
             rows = await self.messages.list_page(
                 chat_session_id, limit=limit, after_seq=after_seq, descending=descending, q=q
             )
-            await self.uow.commit()
         page, more = rows[:limit], len(rows) > limit
         if not more:
             return page, None
@@ -273,7 +269,6 @@ class ChatService:
         """Return a message its session's owner or an admin may read; 404 otherwise."""
         async with self.uow:
             found = await self.messages.get_visible(message_id, viewer)
-            await self.uow.commit()
         if found is None:
             raise MessageNotFound
         return found[0]

@@ -117,8 +117,6 @@ class MediaService:
         """Return the media the viewer may download (owner or admin); 404 otherwise."""
         async with self.uow:
             media = await self.media.get_visible(media_id, viewer)
-            # Commit, not rollback: a rollback would expire what was just loaded.
-            await self.uow.commit()
         if media is None:
             raise MediaNotFound
         if not await self.storage.exists(media.storage_key):
