@@ -152,3 +152,21 @@ async def test_an_unhandled_error_is_a_500_envelope_logged_with_its_trace(
     assert "Traceback" in error["exception"] and "kaboom in the handler" in error["exception"]
     (access,) = [x for x in lines if x["event"] == "request"]
     assert access["status"] == 500 and access["request_id"] == "boom-1"
+
+
+async def test_a_failed_login_is_a_security_event_of_its_own(
+    app_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    application = await json_app(app_factory)
+    async with make_client(application) as http:
+        account = await sign_up(http)
+        capsys.readouterr()
+        await http.post(
+            "/api/v1/auth/login", json={"email": account.email, "password": "not it at all"}
+        )
+
+    lines = json_lines(capsys.readouterr().out)
+    (event,) = [x for x in lines if x["event"] == "login_failed"]
+    assert event["category"] == "security"
+    assert event["request_id"]
+    assert "not it at all" not in json.dumps(lines)
