@@ -56,7 +56,9 @@ def build_resources(
         media=LocalMediaStorage(settings.media_dir),
         access_cache=AccessCache(
             redis_url=settings.redis_url,
-            single_worker=os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker,
+            single_worker=os.environ.get(WORKERS_ENV) == "1"
+            if single_worker is None
+            else single_worker,
         ),
     )
 

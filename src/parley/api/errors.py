@@ -76,8 +76,7 @@ def internal_error_response(exc: BaseException, *, development: bool | None = No
 
 def _field_errors(errors: Any) -> list[FieldError]:
     return [
-        FieldError(field=".".join(str(part) for part in e["loc"]), message=e["msg"])
-        for e in errors
+        FieldError(field=".".join(str(part) for part in e["loc"]), message=e["msg"]) for e in errors
     ]
 
 

@@ -48,7 +48,7 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
             pool_recycle=1800,
             connect_args={"timeout": CONNECT_TIMEOUT_S, "command_timeout": COMMAND_TIMEOUT_S}
             if url.get_backend_name() == "postgresql"
-            else {"connect_timeout": CONNECT_TIMEOUT_S},
+            else {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": COMMAND_TIMEOUT_S},
         )
     engine = create_async_engine(url, **options)
     if url.get_backend_name() == "sqlite":

@@ -51,9 +51,7 @@ class ChatSession(IdMixin, TimestampMixin, Base):
     # The last sequence number handed to a message; never goes down, so order stays total.
     last_message_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
-    vendor: Mapped["Vendor | None"] = relationship(
-        lazy="raise", uselist=False, viewonly=True
-    )
+    vendor: Mapped["Vendor | None"] = relationship(lazy="raise", uselist=False, viewonly=True)
 
 
 class Message(IdMixin, Base):
