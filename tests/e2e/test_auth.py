@@ -553,3 +553,20 @@ async def test_expired_reset_token_is_refused(
         f"{API}/auth/password/reset", json={"token": token, "new_password": "too late passphrase"}
     )
     assert_error(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "a\u0000@example.com", "password": PASSWORD},
+        {"email": "x" * 400, "password": PASSWORD},
+        {"email": "a@example.com", "password": "p" * 129},
+        {"email": 42, "password": PASSWORD},
+        {"email": "a@example.com"},
+    ],
+)
+async def test_login_refuses_malformed_bodies_with_422(
+    client: httpx.AsyncClient, body: dict[str, object]
+) -> None:
+    response = await client.post(f"{API}/auth/login", json=body)
+    assert_error(response, 422, "validation_error")

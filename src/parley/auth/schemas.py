@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from parley.core.passwords import MAX_PASSWORD_LENGTH
-from parley.core.schemas import InputModel, ReadModel
+from parley.core.schemas import InputModel, NoNul, ReadModel
 from parley.users.schemas import Email, Password
 
 AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
@@ -15,7 +15,8 @@ OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 
 class LoginRequest(InputModel):
-    email: Annotated[str, Field(min_length=1, max_length=320)]
+    # Any text: an address that cannot exist simply fails to sign in, like a wrong one.
+    email: Annotated[str, Field(min_length=1, max_length=320), NoNul]
     password: AnyPassword
 
 

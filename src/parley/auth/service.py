@@ -127,7 +127,7 @@ class AuthService:
         await self._ensure_within_budget(budgets)
         async with self.uow:
             user = await self.users.get_by_email(email)
-        stored = user.password_hash if user else dummy_hash(self.settings.bcrypt_rounds)
+        stored = user.password_hash if user else await dummy_hash(self.settings.bcrypt_rounds)
         if not await verify_password(password, stored) or user is None:
             for budget in budgets:
                 await self.login_failures.hit(*budget)

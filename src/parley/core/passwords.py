@@ -54,7 +54,11 @@ def is_common_password(password: str) -> bool:
     return password.casefold() in _common_passwords()
 
 
-@lru_cache(maxsize=4)
-def dummy_hash(rounds: int) -> str:
+_dummy_hashes: dict[int, str] = {}
+
+
+async def dummy_hash(rounds: int) -> str:
     """A hash to verify against when the account does not exist, so timing reveals nothing."""
-    return hash_password_sync("parley-timing-equaliser", rounds)
+    if rounds not in _dummy_hashes:
+        _dummy_hashes[rounds] = await hash_password("parley-timing-equaliser", rounds)
+    return _dummy_hashes[rounds]
