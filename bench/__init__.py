@@ -1,0 +1,1 @@
+"""Load and scaling benchmarks: Parley beside a baseline app (see docs/performance.md)."""

@@ -1,0 +1,194 @@
+"""Tables, the plot and the published copy of a results document."""
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench.targets import evaluate
+
+Result = dict[str, Any]
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+ENDPOINT_KEYS = ("me", "page", "post", "sellers", "refresh")
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def endpoint_rows(results: Result) -> list[list[str]]:
+    rows = []
+    for db_name, db in results.get("databases", {}).items():
+        eps = db.get("pinned", {}).get("endpoints", {})
+        for key in ENDPOINT_KEYS:
+            ep = eps.get(key)
+            if not ep:
+                continue
+            if "skipped" in ep:
+                rows.append([db_name, ep["label"], "skipped", "", "", "", "", "", ""])
+                continue
+            p, b = ep["parley"], ep.get("baseline", {})
+            rows.append(
+                [
+                    db_name,
+                    ep["label"],
+                    _fmt(p["rps"], 0),
+                    _fmt(b.get("rps"), 0),
+                    _fmt(ep.get("ratio")),
+                    _fmt(p["p50_ms"]),
+                    _fmt(p["p99_ms"]),
+                    _fmt(b.get("p99_ms")),
+                    str(p["non_2xx"] + p["socket_errors"]),
+                ]
+            )
+        login = db.get("pinned", {}).get("login")
+        if login:
+            p = login["parley"]
+            rows.append(
+                [
+                    db_name,
+                    f"POST /auth/login (bound {login['bound_rps']}/s)",
+                    _fmt(p["rps"], 1),
+                    "-",
+                    _fmt(login["ratio"]),
+                    _fmt(p["p50_ms"], 0),
+                    _fmt(p["p99_ms"], 0),
+                    "-",
+                    str(p["non_2xx"] + p["socket_errors"]),
+                ]
+            )
+    return rows
+
+
+ENDPOINT_HEADER = [
+    "db",
+    "endpoint (1 worker, 16 conns)",
+    "req/s",
+    "baseline req/s",
+    "ratio",
+    "p50 ms",
+    "p99 ms",
+    "baseline p99 ms",
+    "errors",
+]
+
+
+def target_rows(results: Result) -> tuple[list[str], list[list[str]]]:
+    dbs = list(results.get("databases", {}))
+    header = ["target", "rule", *dbs]
+    rows = []
+    for row in evaluate(results):
+        cells = [row["label"], row["rule"]]
+        for db in dbs:
+            v = row["values"].get(db)
+            cells.append(
+                "n/a" if v is None else f"{_fmt(v['value'])} {'PASS' if v['pass'] else 'FAIL'}"
+            )
+        rows.append(cells)
+    return header, rows
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def print_summary(results: Result) -> None:
+    print("\n" + text_table(ENDPOINT_HEADER, endpoint_rows(results)))
+    header, rows = target_rows(results)
+    print("\n" + text_table(header, rows) + "\n", flush=True)
+
+
+def plot(results: Result, path: Path) -> None:
+    """Throughput and p99 per endpoint, Parley beside its baseline, one column per database."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dbs = list(results.get("databases", {}))
+    if not dbs:
+        return
+    fig, axes = plt.subplots(2, len(dbs), figsize=(6.5 * len(dbs), 8), squeeze=False)
+    for col, db in enumerate(dbs):
+        eps = results["databases"][db].get("pinned", {}).get("endpoints", {})
+        keys = [k for k in ENDPOINT_KEYS if k in eps and "skipped" not in eps[k]]
+        xs = range(len(keys))
+        for row, (metric, title) in enumerate(
+            (("rps", "requests/s"), ("p99_ms", "p99 latency (ms)"))
+        ):
+            ax = axes[row][col]
+            parley = [eps[k]["parley"][metric] for k in keys]
+            base = [eps[k].get("baseline", {}).get(metric, 0) for k in keys]
+            ax.bar([x - 0.2 for x in xs], base, 0.4, label="baseline", color="#b0b0b0")
+            ax.bar([x + 0.2 for x in xs], parley, 0.4, label="Parley", color="#2b6cb0")
+            ax.set_xticks(list(xs), keys)
+            ax.set_title(f"{db}, 1 worker: {title}")
+            ax.grid(axis="y", alpha=0.3)
+            if metric == "rps":
+                for x, k in zip(xs, keys, strict=True):
+                    if eps[k].get("ratio") is not None:
+                        ax.annotate(
+                            f"{eps[k]['ratio']:.2f}x",
+                            (x + 0.2, parley[x]),
+                            ha="center",
+                            va="bottom",
+                            fontsize=8,
+                        )
+            ax.legend(fontsize=8)
+    fig.suptitle(
+        f"Parley benchmark ({results['meta']['profile']} profile, {results['meta']['started']})"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def publish(json_path: Path) -> None:
+    """Copy a chosen results file into docs/, redraw the plot, refresh docs/performance.md."""
+    results = json.loads(json_path.read_text())
+    DOCS.mkdir(exist_ok=True)
+    shutil.copyfile(json_path, DOCS / "performance-latest.json")
+    plot(results, DOCS / "performance.png")
+    header, rows = target_rows(results)
+    meta = results["meta"]
+    block = "\n".join(
+        [
+            START,
+            f"Run of {meta['started']} ({meta['profile']} profile, "
+            f"commit {meta.get('commit', '?')}, "
+            f"{meta.get('cpus')} CPUs, load average {meta.get('load_average_start')} at start). "
+            "Figures: [performance-latest.json](performance-latest.json).",
+            "",
+            markdown_table(ENDPOINT_HEADER, endpoint_rows(results)),
+            "",
+            markdown_table(header, rows),
+            "",
+            "![Throughput and p99 per endpoint, Parley beside the baseline](performance.png)",
+            END,
+        ]
+    )
+    doc = DOCS / "performance.md"
+    text = doc.read_text() if doc.exists() else f"# Performance\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text += "\n" + block + "\n"
+    doc.write_text(text)
+    print(
+        f"published {json_path.name} to docs/performance.md, docs/performance.png, "
+        "docs/performance-latest.json"
+    )

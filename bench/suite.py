@@ -1,0 +1,172 @@
+"""The whole suite for each database: seed, the pinned 1-worker stack, then 1 and 2 workers."""
+
+import argparse
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import client, scenarios, seed
+from bench.procs import Registry, load_average
+from bench.profiles import Profile
+from bench.seed_data import Manifest, SeedSpec
+from bench.stack import Stack, new_secret, running_stack
+
+
+class Phases:
+    """Runs the chosen phases, timing each; a failing phase is recorded and the run goes on."""
+
+    def __init__(self, chosen: set[str], timings: dict[str, float]) -> None:
+        self.chosen = chosen
+        self.timings = timings
+
+    def __call__(
+        self, target: dict[str, Any], name: str, label: str, fn: Callable[[], Any]
+    ) -> None:
+        if name not in self.chosen:
+            return
+        started = time.monotonic()
+        try:
+            target[name] = fn()
+        except Exception as exc:  # one broken route must not sink the whole run
+            traceback.print_exc()
+            target[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+        finally:
+            self.timings[label] = round(time.monotonic() - started, 1)
+
+
+@dataclass
+class Context:
+    """What every phase of one database needs."""
+
+    args: argparse.Namespace
+    profile: Profile
+    registry: Registry
+    workdir: Path
+    phase: Phases
+    db: str = ""
+    url: str = ""
+    secret: str = ""
+    manifest: Manifest | None = None
+
+    def stack(self, workers: int, cpus: str | None) -> Any:
+        return running_stack(
+            self.registry,
+            database=self.db,
+            database_url=self.url,
+            workers=workers,
+            cpus=cpus,
+            workdir=self.workdir / self.db,
+            secret=self.secret,
+        )
+
+
+def layouts() -> tuple[str | None, str | None, str | None]:
+    """(server CPUs, load CPUs) of the pinned layout, and the CPUs of the scaling layout."""
+    if (os.cpu_count() or 1) < 2:
+        return None, None, None
+    return "0", "1", "0,1"
+
+
+def run(
+    args: argparse.Namespace,
+    profile: Profile,
+    registry: Registry,
+    workdir: Path,
+    results: dict[str, Any],
+) -> None:
+    """Fill `results` as the run goes, so an interrupted run still leaves its figures."""
+    timings: dict[str, float] = {}
+    results["meta"]["phase_seconds"] = timings
+    phase = Phases(set(args.only.split(",")), timings)
+    started = time.monotonic()
+    chosen = args.db or ",".join(profile.databases)
+    for db in [d.strip() for d in chosen.split(",") if d.strip()]:
+        ctx = Context(args, profile, registry, workdir, phase, db=db)
+        run_database(ctx, results)
+        print(f"== {db} done at {time.monotonic() - started:.0f}s", flush=True)
+    results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["meta"]["load_average_end"] = load_average()
+
+
+def run_database(ctx: Context, results: dict[str, Any]) -> None:
+    print(f"== {ctx.db} (load average {load_average()})", flush=True)
+    started = time.monotonic()
+    if ctx.db == "sqlite":
+        ctx.url, ctx.manifest, seeded = seed.prepare_sqlite(
+            ctx.args.data_dir, SeedSpec(), fresh=ctx.args.fresh
+        )
+    elif ctx.db == "postgresql":
+        ctx.url, ctx.manifest, seeded = seed.prepare_postgres(
+            ctx.args.pg_database, ctx.args.data_dir, SeedSpec(), fresh=ctx.args.fresh
+        )
+    else:
+        raise SystemExit(f"unknown database {ctx.db!r}")
+    ctx.phase.timings[f"{ctx.db}/seed"] = round(time.monotonic() - started, 1)
+    results["seed"][ctx.db] = seeded
+    ctx.secret = new_secret()
+    out: dict[str, Any] = {"pinned": {}, "scaling": {}}
+    results["databases"][ctx.db] = out
+    server_cpus, load_cpus, both = layouts()
+    with ctx.stack(1, server_cpus) as stack:
+        print(f"-- 1 worker, servers on CPU {server_cpus}, wrk on CPU {load_cpus}", flush=True)
+        pinned_phases(ctx, stack, scenarios.Runner(ctx.registry, ctx.profile, load_cpus), out)
+    if ctx.profile.scaling and not ctx.args.no_scaling and both:
+        for workers in (1, 2):
+            holder: dict[str, Any] = {}
+            ctx.phase(
+                holder,
+                "scaling",
+                f"{ctx.db}/scaling-{workers}w",
+                lambda w=workers: scale(ctx, w, both),  # type: ignore[misc]
+            )
+            if "scaling" in holder:
+                out["scaling"][str(workers)] = holder["scaling"]
+
+
+def pinned_phases(
+    ctx: Context, stack: Stack, runner: scenarios.Runner, out: dict[str, Any]
+) -> None:
+    """Everything measured on one worker pinned to its own CPU."""
+    manifest = ctx.manifest
+    assert manifest is not None
+    token = client.login(stack.parley.base_url, manifest.email, manifest.password)["access_token"]
+    pinned = out["pinned"]
+    pinned["load_average"] = load_average()
+    plan: list[tuple[str, Callable[[], Any]]] = [
+        ("endpoints", lambda: scenarios.measure_endpoints(runner, stack, manifest, token)),
+        ("deep", lambda: scenarios.deep_pages(runner, stack, manifest, token, ctx.secret)),
+        ("login", lambda: scenarios.measure_login(runner, stack, manifest, cores=1)),
+        ("contention", lambda: scenarios.contention(runner, stack, manifest, token)),
+        ("tail", lambda: scenarios.tail_latency(runner, stack, manifest, token)),
+    ]
+    if ctx.db in ctx.profile.soak_databases:
+        plan.append(("soak", lambda: scenarios.soak(runner, stack, manifest, token)))
+    for name, fn in plan:
+        ctx.phase(pinned, name, f"{ctx.db}/{name}", fn)
+    pinned["memory"] = {
+        "parley": stack.parley.memory(),
+        "baseline": stack.baseline.memory(),
+        "parley_requests": stack.parley.served,
+    }
+
+
+def scale(ctx: Context, workers: int, cpus: str) -> dict[str, Any]:
+    """Throughput of `workers` workers, servers and wrk sharing every CPU."""
+    manifest = ctx.manifest
+    assert manifest is not None
+    with ctx.stack(workers, cpus) as stack:
+        print(f"-- {workers} worker(s), servers and wrk on CPUs {cpus}", flush=True)
+        runner = scenarios.Runner(ctx.registry, ctx.profile, cpus)
+        token = client.login(stack.parley.base_url, manifest.email, manifest.password)
+        scaled = scenarios.scaling_pair(runner, stack, manifest, token["access_token"])
+        if workers == 2:
+            scaled["login"] = scenarios.measure_login(runner, stack, manifest, cores=2)
+        scaled["memory"] = {
+            "parley": stack.parley.memory(),
+            "baseline": stack.baseline.memory(),
+        }
+        return scaled
