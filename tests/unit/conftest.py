@@ -80,7 +80,7 @@ def world() -> World:
         users=users,
         login_sessions=login_sessions,
         refresh_tokens=FakeRefreshTokenRepository(login_sessions),
-        reset_tokens=FakeResetTokenRepository(),
+        reset_tokens=FakeResetTokenRepository(users),
         cache=RecordingCache(),
         outbox=Outbox(),
         settings=Settings(

@@ -50,6 +50,12 @@ class FakeUserRepository:
     async def get(self, id_: UUID) -> User | None:
         return self.rows.get(id_)
 
+    async def lock(self, user_id: UUID, *, now: datetime) -> User | None:
+        user = self.rows.get(user_id)
+        if user is not None:
+            user.updated_at = now
+        return user
+
     async def get_by_email(self, email: str) -> User | None:
         return next((u for u in self.rows.values() if u.email_key == email_key(email)), None)
 
@@ -143,8 +149,24 @@ class FakeRefreshTokenRepository:
 
 
 class FakeResetTokenRepository:
-    def __init__(self) -> None:
+    def __init__(self, users: FakeUserRepository) -> None:
+        self.users = users
         self.rows: dict[str, PasswordResetToken] = {}
+
+    async def issue(
+        self, email_key: str, *, token_hash: str, now: datetime, expires_at: datetime
+    ) -> str | None:
+        user = next(
+            (u for u in self.users.rows.values() if u.email_key == email_key and u.is_active), None
+        )
+        if user is None:
+            return None
+        self.add(
+            PasswordResetToken(
+                user_id=user.id, token_hash=token_hash, created_at=now, expires_at=expires_at
+            )
+        )
+        return user.email
 
     def add(self, token: PasswordResetToken) -> PasswordResetToken:
         _ensure_id(token)

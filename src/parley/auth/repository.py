@@ -3,10 +3,12 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import String, Uuid, insert, literal, select, update
 from sqlalchemy.engine import CursorResult
 
+from parley.core.ids import new_id
 from parley.db.repository import Repository
+from parley.db.types import UTCDateTime
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 
@@ -118,6 +120,30 @@ class RefreshTokenRepository(Repository[RefreshToken]):
 
 class ResetTokenRepository(Repository[PasswordResetToken]):
     model = PasswordResetToken
+
+    async def issue(
+        self, email_key: str, *, token_hash: str, now: datetime, expires_at: datetime
+    ) -> str | None:
+        """Store a reset token for the active account with this email; return its address.
+
+        One INSERT ... SELECT: the transaction starts with its write whether or not the
+        account exists, so the two cases cost the same and SQLite never upgrades a read.
+        """
+        chosen = select(
+            literal(new_id(), Uuid()),
+            User.id,
+            literal(token_hash, String()),
+            literal(now, UTCDateTime()),
+            literal(expires_at, UTCDateTime()),
+        ).where(User.email_key == email_key, User.is_active.is_(True))
+        result = await self.session.execute(
+            insert(PasswordResetToken).from_select(
+                ["id", "user_id", "token_hash", "created_at", "expires_at"], chosen
+            )
+        )
+        if _rowcount(result) != 1:
+            return None
+        return await self.session.scalar(select(User.email).where(User.email_key == email_key))
 
     async def claim(self, token_hash: str, *, now: datetime) -> UUID | None:
         """Use up a valid reset token; return its user id, or None when it is not valid."""

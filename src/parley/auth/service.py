@@ -36,7 +36,7 @@ from parley.core.ratelimit import Limiter
 from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
 from parley.db.uow import UnitOfWork
-from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
+from parley.models.user import LoginSession, RefreshToken, User
 from parley.ops.metrics import LOGIN_ATTEMPTS
 from parley.users.repository import UserRepository, email_key
 from parley.users.service import check_new_password
@@ -247,30 +247,30 @@ class AuthService:
         token = new_opaque_token()
         now = utcnow()
         async with self.uow:
-            user = await self.users.get_by_email(email)
-            if user is None or not user.is_active:
+            address = await self.reset_tokens.issue(
+                email_key(email),
+                token_hash=hash_opaque_token(token),
+                now=now,
+                expires_at=now + RESET_TOKEN_LIFETIME,
+            )
+            if address is None:
                 return
-            self.reset_tokens.add(
-                PasswordResetToken(
-                    user_id=user.id,
-                    token_hash=hash_opaque_token(token),
-                    created_at=now,
-                    expires_at=now + RESET_TOKEN_LIFETIME,
-                )
-            )
-            link = f"{self.settings.public_base_url}/reset-password?token={token}"
-            mail = Mail(
-                to=user.email,
-                subject="Reset your Parley password",
-                body=(
-                    "Someone asked to reset the password of your Parley account.\n\n"
-                    f"To choose a new password, open this link within an hour:\n{link}\n\n"
-                    "If it was not you, ignore this message; your password stays as it is.\n"
-                ),
-            )
+            mail = self._reset_mail(address, token)
             # Sent in the background so the answer takes as long whether or not the account exists.
             self.uow.after_commit(lambda: _spawn(self.mailer.send(mail)))
             await self.uow.commit()
+
+    def _reset_mail(self, address: str, token: str) -> Mail:
+        link = f"{self.settings.public_base_url}/reset-password?token={token}"
+        return Mail(
+            to=address,
+            subject="Reset your Parley password",
+            body=(
+                "Someone asked to reset the password of your Parley account.\n\n"
+                f"To choose a new password, open this link within an hour:\n{link}\n\n"
+                "If it was not you, ignore this message; your password stays as it is.\n"
+            ),
+        )
 
     async def reset_password(self, token: str, new_password: str) -> None:
         """Set a new password with a reset token (single use); every login session ends."""

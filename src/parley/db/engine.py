@@ -50,6 +50,10 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
             if url.get_backend_name() == "postgresql"
             else {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": COMMAND_TIMEOUT_S},
         )
+    if url.get_backend_name() == "mysql":
+        # PostgreSQL's default. MariaDB's REPEATABLE READ takes gap locks that deadlock
+        # concurrent claim-then-insert transactions (e.g. two refreshes of one token).
+        options["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **options)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)

@@ -1,8 +1,10 @@
 """All SQL of the users domain."""
 
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from parley.core.errors import ParleyError
@@ -22,6 +24,19 @@ def username_key(username: str) -> str:
 
 class UserRepository(Repository[User]):
     model = User
+
+    async def lock(self, user_id: UUID, *, now: datetime) -> User | None:
+        """Load a user for a change, starting the transaction with its write.
+
+        The write takes the row lock on PostgreSQL and MariaDB, and on SQLite the database's
+        write lock before anything is read, so a concurrent writer cannot invalidate the read.
+        """
+        result = await self.session.execute(
+            update(User).where(User.id == user_id).values(updated_at=now)
+        )
+        if not isinstance(result, CursorResult) or result.rowcount != 1:
+            return None
+        return await self.session.get(User, user_id, populate_existing=True)
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email_key == email_key(email)))

@@ -70,10 +70,13 @@ class UserService:
         data = UserCreate(email=email, password=password)
         async with self.uow:
             existing = await self.users.get_by_email(data.email)
-            if existing is None:
-                return await self.register(data, role=Role.ADMIN)
-            check_new_password(data.password)
-            existing.password_hash = await hash_password(password, self.settings.bcrypt_rounds)
+        if existing is None:
+            return await self.register(data, role=Role.ADMIN)
+        check_new_password(data.password)
+        password_hash = await hash_password(password, self.settings.bcrypt_rounds)
+        async with self.uow:
+            existing = await self._lock(existing.id)
+            existing.password_hash = password_hash
             existing.role = Role.ADMIN.value
             existing.is_active = True
             self._forget_after_commit(existing.id)
@@ -104,7 +107,7 @@ class UserService:
     async def update_me(self, user_id: UUID, *, data: UserUpdateMe) -> User:
         """Change the caller's email, username or phone number; 409 when taken."""
         async with self.uow:
-            user = await self._load(user_id)
+            user = await self._lock(user_id)
             fields = data.model_fields_set
             if "email" in fields:
                 if data.email is None:
@@ -124,7 +127,7 @@ class UserService:
         ):
             raise Conflict("Administrators cannot demote or disable themselves")
         async with self.uow:
-            user = await self._load(user_id)
+            user = await self._lock(user_id)
             if data.role is not None:
                 user.role = data.role
             if data.is_active is not None:
@@ -139,21 +142,24 @@ class UserService:
 
     async def delete_me(self, user_id: UUID, *, password: str) -> None:
         """Delete the caller's account and everything it owns, after checking the password."""
-        async with self.uow:
-            user = await self._load(user_id)
-            if not await verify_password(password, user.password_hash):
-                raise ValidationFailed(
-                    "Password is incorrect", details=[FieldError("body.password", "is incorrect")]
-                )
-            await self._delete(user)
+        user = await self.get(user_id)
+        # The slow check runs outside any transaction, so it holds no lock.
+        if not await verify_password(password, user.password_hash):
+            raise ValidationFailed(
+                "Password is incorrect", details=[FieldError("body.password", "is incorrect")]
+            )
+        await self._delete(user_id)
 
     async def delete_by_admin(self, user_id: UUID, *, actor: User) -> None:
         if user_id == actor.id:
             raise Conflict("Administrators cannot delete themselves here; use DELETE /users/me")
-        async with self.uow:
-            await self._delete(await self._load(user_id))
+        await self._delete(user_id)
 
-    async def _delete(self, user: User) -> None:
+    async def _delete(self, user_id: UUID) -> None:
+        async with self.uow:
+            await self._delete_locked(await self._lock(user_id))
+
+    async def _delete_locked(self, user: User) -> None:
         keys = await self.users.media_keys_of(user.id)
         await self.users.delete(user)
         self._forget_after_commit(user.id)
@@ -169,8 +175,9 @@ class UserService:
         if cache is not None:
             self.uow.after_commit(lambda: cache.invalidate_user(user_id))
 
-    async def _load(self, user_id: UUID) -> User:
-        user = await self.users.get(user_id)
+    async def _lock(self, user_id: UUID) -> User:
+        """Load the user for a change, its write first (see UserRepository.lock)."""
+        user = await self.users.lock(user_id, now=utcnow())
         if user is None:
             raise UserNotFound
         return user
