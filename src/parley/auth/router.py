@@ -33,8 +33,6 @@ from parley.users.service import UserService
 
 router = APIRouter()
 
-SESSION_CURSOR_KEYS = frozenset({"id"})
-
 
 def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
     return AuthService(
@@ -113,11 +111,7 @@ async def list_sessions(
     principal: CurrentPrincipal, auth: AuthServiceDep, page: PageDep, resources: ResourcesDep
 ) -> Envelope[Page[LoginSessionRead]]:
     """List the caller's active login sessions (devices), newest first."""
-    before = (
-        UUID(resources.cursors.decode(page.cursor, expect=SESSION_CURSOR_KEYS)["id"])
-        if page.cursor
-        else None
-    )
+    before = resources.cursors.decode_id(page.cursor)
     rows = await auth.list_login_sessions(principal.user.id, limit=page.limit + 1, before=before)
     items = [
         LoginSessionRead.model_validate(row).model_copy(
@@ -126,9 +120,7 @@ async def list_sessions(
         for row in rows[: page.limit]
     ]
     next_cursor = (
-        resources.cursors.encode({"id": str(rows[page.limit - 1].id)})
-        if len(rows) > page.limit
-        else None
+        resources.cursors.encode_id(rows[page.limit - 1].id) if len(rows) > page.limit else None
     )
     return Envelope(message="Login sessions", data=Page(items=items, next_cursor=next_cursor))
 

@@ -16,7 +16,7 @@ from parley.catalog.schemas import (
     VendorUpdate,
 )
 from parley.catalog.service import SellerService, VendorService
-from parley.core.cursors import InvalidCursor
+from parley.core.cursors import InvalidCursor, cursor_uuid
 from parley.core.schemas import Envelope, ErrorEnvelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
 from parley.models.catalog import Seller
@@ -47,21 +47,6 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorEnvelope} for code in (401, 422, *codes)}
 
 
-def _uuid(value: object) -> UUID:
-    if not isinstance(value, str):
-        raise InvalidCursor
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidCursor from None
-
-
-def _vendor_after(resources: ResourcesDep, cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    return _uuid(resources.cursors.decode(cursor, expect=frozenset({"id"}))["id"])
-
-
 def _seller_after(resources: ResourcesDep, cursor: str | None) -> SellerPosition | None:
     if cursor is None:
         return None
@@ -69,7 +54,7 @@ def _seller_after(resources: ResourcesDep, cursor: str | None) -> SellerPosition
     rank = position["rank"]
     if type(rank) is not int or rank not in SELLER_RANKS:
         raise InvalidCursor
-    return SellerPosition(rank=rank, id=_uuid(position["id"]))
+    return SellerPosition(rank=rank, id=cursor_uuid(position["id"]))
 
 
 def _seller_page(
@@ -137,12 +122,12 @@ async def list_vendors(
     q: VendorQuery = None,
 ) -> Envelope[Page[VendorRead]]:
     """List the caller's vendors across chat sessions, newest first (admins: everyone's)."""
-    after = _vendor_after(resources, page.cursor)
+    after = resources.cursors.decode_id(page.cursor)
     rows = await service.list_vendors(viewer=user, q=q or None, limit=page.limit + 1, after=after)
     items = rows[: page.limit]
     next_cursor = None
     if len(rows) > page.limit:
-        next_cursor = resources.cursors.encode({"id": str(items[-1].id)})
+        next_cursor = resources.cursors.encode_id(items[-1].id)
     data = Page[VendorRead](
         items=[VendorRead.model_validate(v) for v in items], next_cursor=next_cursor
     )

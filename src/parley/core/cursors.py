@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from uuid import UUID
 
 from parley.core.errors import BadRequest
 
 _SIGNATURE_BYTES = 16
+_ID_POSITION = frozenset({"id"})
 
 
 class InvalidCursor(BadRequest):
@@ -37,6 +39,16 @@ class CursorCodec:
             raise InvalidCursor
         return position
 
+    def encode_id(self, id_: UUID) -> str:
+        """Return the cursor of a page that continues after the row with this id."""
+        return self.encode({"id": str(id_)})
+
+    def decode_id(self, cursor: str | None) -> UUID | None:
+        """Return the id an id-keyset cursor continues after (None: the first page)."""
+        if cursor is None:
+            return None
+        return cursor_uuid(self.decode(cursor, expect=_ID_POSITION)["id"])
+
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
@@ -49,3 +61,13 @@ def _unb64(text: str) -> bytes:
     if len(text) > 4096:
         raise ValueError("cursor too long")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def cursor_uuid(value: object) -> UUID:
+    """Read a UUID out of a decoded cursor position, or raise InvalidCursor."""
+    if not isinstance(value, str):
+        raise InvalidCursor
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidCursor from None

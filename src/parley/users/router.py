@@ -13,8 +13,6 @@ from parley.users.service import UserService
 
 router = APIRouter()
 
-USER_CURSOR_KEYS = frozenset({"id"})
-
 
 def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
     return UserService(
@@ -63,18 +61,12 @@ async def list_users(
     is_active: bool | None = None,
 ) -> Envelope[Page[UserRead]]:
     """List users, newest first (admin)."""
-    after = (
-        UUID(resources.cursors.decode(page.cursor, expect=USER_CURSOR_KEYS)["id"])
-        if page.cursor
-        else None
-    )
+    after = resources.cursors.decode_id(page.cursor)
     rows = await users.list_users(
         limit=page.limit + 1, after=after, q=q or None, role=role, is_active=is_active
     )
     next_cursor = (
-        resources.cursors.encode({"id": str(rows[page.limit - 1].id)})
-        if len(rows) > page.limit
-        else None
+        resources.cursors.encode_id(rows[page.limit - 1].id) if len(rows) > page.limit else None
     )
     items = [UserRead.model_validate(row) for row in rows[: page.limit]]
     return Envelope(message="Users", data=Page(items=items, next_cursor=next_cursor))
