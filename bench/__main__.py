@@ -51,6 +51,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--drop-db", action="store_true", help="drop the PostgreSQL bench database at the end"
     )
     parser.add_argument("--no-scaling", action="store_true", help="skip the 2-workers-vs-1 runs")
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="run Parley without REDIS_URL (default: Redis db 15 on the loopback when it answers)",
+    )
     parser.add_argument("--publish", action="store_true", help="copy the figures into docs/")
     parser.add_argument(
         "--only", default=",".join(PHASES), help=f"phases to run (default all): {','.join(PHASES)}"

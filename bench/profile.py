@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import client, scenarios, seed, wrk
 from bench.procs import Registry
 from bench.seed_data import SeedSpec
-from bench.stack import new_secret, running_stack
+from bench.stack import new_secret, production_extras, redis_answers, running_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
@@ -52,8 +52,8 @@ def summarise(collapsed: Path, top: int = 25) -> str:
     total = idle = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count_text.isdigit():
+            continue  # a frame name with a line break in it: skip the fragment
         count = int(count_text)
         frames = [f for f in stack.split(";") if f and not any(s in f for s in SKIPPED_FRAMES)]
         if frames and frames[-1].endswith(IDLE_LEAVES):
@@ -64,11 +64,27 @@ def summarise(collapsed: Path, top: int = 25) -> str:
             own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [f"{total} busy samples ({idle} idle-wait samples dropped)", "", "own time:"]
+    lines = [f"{total} busy samples ({idle} idle-wait samples dropped)", "", "own time by package:"]
+    lines += [f"  {100 * n / total:5.1f}%  {p}" for p, n in _by_package(own).most_common(top)]
+    lines += ["", "own time:"]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
     lines += ["", "inclusive time:"]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 2)]
     return "\n".join(lines)
+
+
+def _by_package(own: collections.Counter[str]) -> collections.Counter[str]:
+    """Own time summed per top-level package (greenlets split stacks; leaves stay exact)."""
+    packages: collections.Counter[str] = collections.Counter()
+    for frame, count in own.items():
+        where = frame.rsplit(" (", 1)[-1].split(":")[0]
+        parts = where.split("/")
+        if "parley" in parts:
+            name = "/".join(parts[parts.index("parley") : parts.index("parley") + 2])
+        else:
+            name = parts[0] if len(parts) > 1 else f"stdlib {where}"
+        packages[name] += count
+    return packages
 
 
 def main() -> int:
@@ -103,6 +119,7 @@ def main() -> int:
             cpus="0",
             workdir=workdir,
             secret=new_secret(),
+            extras=production_extras(workdir, redis=redis_answers()),
         ) as stack:
             token = client.login(stack.parley.base_url, manifest.email, manifest.password)[
                 "access_token"

@@ -99,7 +99,7 @@ def aggregate(runs: list[Result]) -> Result:
     if not runs:
         return {}
     out: Result = {
-        k: statistics.median(r[k] for r in runs)
+        k: round(statistics.median(r[k] for r in runs), 3)
         for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "bytes_per_response")
     }
     for key in ("requests", "non_2xx", "socket_errors", "wrk_cpu_s", "server_cpu_s"):

@@ -3,8 +3,9 @@ under the same server and flags, both pinned to the same CPUs."""
 
 import os
 import secrets
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,36 @@ def new_secret() -> str:
     return secrets.token_urlsafe(48)
 
 
-def parley_env(database_url: str, workdir: Path, secret: str) -> dict[str, str]:
+# A database number of its own, so the bench's keys never meet a test suite's.
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    """Whether a Redis server answers PING on the loopback."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def production_extras(workdir: Path, *, redis: bool) -> dict[str, str]:
+    """What the production image and compose file add: shared metrics, and Redis if asked."""
+    metrics = workdir / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    extras = {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    if redis:
+        extras["REDIS_URL"] = BENCH_REDIS_URL
+    return extras
+
+
+def parley_env(
+    database_url: str, workdir: Path, secret: str, extras: Mapping[str, str]
+) -> dict[str, str]:
     """Production settings; limits high enough that the rate limiter never interferes."""
     env = {name: os.environ[name] for name in KEPT_ENV if name in os.environ}
+    env.update(extras)
     env.update(
         ENVIRONMENT="production",
         DATABASE_URL=database_url,
@@ -56,6 +84,7 @@ def start_parley(
     cpus: str | None,
     workdir: Path,
     secret: str,
+    extras: Mapping[str, str],
 ) -> Server:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +96,7 @@ def start_parley(
             cwd=workdir,
             stdout=log,
             stderr=log,
-            env=parley_env(database_url, workdir, secret),
+            env=parley_env(database_url, workdir, secret, extras),
         )
     return Server("parley", proc, port, workers, cpus, log_path)
 
@@ -112,6 +141,7 @@ def running_stack(
     cpus: str | None,
     workdir: Path,
     secret: str,
+    extras: Mapping[str, str],
 ) -> Iterator[Stack]:
     """Both servers up for the duration of the block, stopped afterwards whatever happens."""
     parley = start_parley(
@@ -121,6 +151,7 @@ def running_stack(
         cpus=cpus,
         workdir=workdir,
         secret=secret,
+        extras=extras,
     )
     baseline = start_baseline(registry, workers=workers, cpus=cpus, workdir=workdir)
     try:

@@ -13,7 +13,13 @@ from bench import client, scenarios, seed
 from bench.procs import Registry, load_average
 from bench.profiles import Profile
 from bench.seed_data import Manifest, SeedSpec
-from bench.stack import Stack, new_secret, running_stack
+from bench.stack import (
+    Stack,
+    new_secret,
+    production_extras,
+    redis_answers,
+    running_stack,
+)
 
 
 class Phases:
@@ -51,6 +57,7 @@ class Context:
     url: str = ""
     secret: str = ""
     manifest: Manifest | None = None
+    extras: dict[str, str] | None = None
 
     def stack(self, workers: int, cpus: str | None) -> Any:
         return running_stack(
@@ -61,6 +68,7 @@ class Context:
             cpus=cpus,
             workdir=self.workdir / self.db,
             secret=self.secret,
+            extras=self.extras or {},
         )
 
 
@@ -84,8 +92,12 @@ def run(
     phase = Phases(set(args.only.split(",")), timings)
     started = time.monotonic()
     chosen = args.db or ",".join(profile.databases)
+    redis = not args.no_redis and redis_answers()
+    extras = production_extras(workdir, redis=redis)
+    results["meta"]["server_env_extras"] = extras
+    print(f"production extras: {extras}", flush=True)
     for db in [d.strip() for d in chosen.split(",") if d.strip()]:
-        ctx = Context(args, profile, registry, workdir, phase, db=db)
+        ctx = Context(args, profile, registry, workdir, phase, db=db, extras=extras)
         run_database(ctx, results)
         print(f"== {db} done at {time.monotonic() - started:.0f}s", flush=True)
     results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
