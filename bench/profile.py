@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import client, scenarios, seed, wrk
+from bench import client, scenarios, seed, stress, wrk
 from bench.procs import Registry
 from bench.seed_data import SeedSpec
 from bench.stack import new_secret, production_extras, redis_answers, running_stack
@@ -125,7 +125,7 @@ def main() -> int:
                 "access_token"
             ]
             loads = {e.key: e.parley for e in scenarios.endpoints(manifest, token, 16)}
-            loads["login"] = scenarios.login_load(manifest, 2)
+            loads["login"] = stress.login_load(manifest, 2)
             for key in args.endpoints.split(","):
                 profile_one(registry, stack, loads[key], key, args)
     finally:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import client, scenarios, seed
+from bench import client, scenarios, seed, stress
 from bench.procs import Registry, load_average
 from bench.profiles import Profile
 from bench.seed_data import Manifest, SeedSpec
@@ -151,12 +151,12 @@ def pinned_phases(
     plan: list[tuple[str, Callable[[], Any]]] = [
         ("endpoints", lambda: scenarios.measure_endpoints(runner, stack, manifest, token)),
         ("deep", lambda: scenarios.deep_pages(runner, stack, manifest, token, ctx.secret)),
-        ("login", lambda: scenarios.measure_login(runner, stack, manifest, cores=1)),
-        ("contention", lambda: scenarios.contention(runner, stack, manifest, token)),
-        ("tail", lambda: scenarios.tail_latency(runner, stack, manifest, token)),
+        ("login", lambda: stress.measure_login(runner, stack, manifest, cores=1)),
+        ("contention", lambda: stress.contention(runner, stack, manifest, token)),
+        ("tail", lambda: stress.tail_latency(runner, stack, manifest, token)),
     ]
     if ctx.db in ctx.profile.soak_databases:
-        plan.append(("soak", lambda: scenarios.soak(runner, stack, manifest, token)))
+        plan.append(("soak", lambda: stress.soak(runner, stack, manifest, token)))
     for name, fn in plan:
         ctx.phase(pinned, name, f"{ctx.db}/{name}", fn)
     pinned["memory"] = {
@@ -174,9 +174,9 @@ def scale(ctx: Context, workers: int, cpus: str) -> dict[str, Any]:
         print(f"-- {workers} worker(s), servers and wrk on CPUs {cpus}", flush=True)
         runner = scenarios.Runner(ctx.registry, ctx.profile, cpus)
         token = client.login(stack.parley.base_url, manifest.email, manifest.password)
-        scaled = scenarios.scaling_pair(runner, stack, manifest, token["access_token"])
+        scaled = stress.scaling_pair(runner, stack, manifest, token["access_token"])
         if workers == 2:
-            scaled["login"] = scenarios.measure_login(runner, stack, manifest, cores=2)
+            scaled["login"] = stress.measure_login(runner, stack, manifest, cores=2)
         scaled["memory"] = {
             "parley": stack.parley.memory(),
             "baseline": stack.baseline.memory(),
