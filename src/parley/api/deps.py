@@ -18,7 +18,7 @@ from parley.models.user import Role, User
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
@@ -76,7 +76,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100)")] = 20,
     cursor: Annotated[
         str | None, Query(max_length=1024, description="Opaque cursor from the previous page")

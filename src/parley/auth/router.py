@@ -34,7 +34,7 @@ from parley.users.service import UserService
 router = APIRouter()
 
 
-def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
+async def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
     return AuthService(
         UnitOfWork(db),
         settings=resources.settings,

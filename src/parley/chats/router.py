@@ -31,7 +31,7 @@ MULTIPART_OVERHEAD_BYTES = 256 * 1024
 router = APIRouter()
 
 
-def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
+async def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
     uow = UnitOfWork(db)
     media = MediaService(uow, storage=resources.media, max_bytes=resources.settings.media_max_bytes)
     return ChatService(uow, cursors=resources.cursors, media=media)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from parley.core.config import Settings
@@ -51,20 +51,25 @@ def create_storage(redis_url: str | None) -> Storage:
 
 
 class Limiter:
-    """A named budget of `count` events per `window_seconds` for each key."""
+    """A named budget of `count` events per `window_seconds` for each key.
+
+    A moving window (the login-failure budget) uses the `limits` strategy. A fixed window
+    (the per-request budget, checked on every request) is aligned to the clock, so one
+    counter increment is the whole check: its reset time needs no second round trip.
+    """
 
     def __init__(
         self, storage: Storage, *, count: int, window_seconds: int, namespace: str, moving: bool
     ) -> None:
         self.item: RateLimitItem = RateLimitItemPerSecond(count, window_seconds, namespace)
         self.namespace = namespace
-        strategy = MovingWindowRateLimiter if moving else FixedWindowRateLimiter
+        self.window_seconds = window_seconds
+        self._moving = moving
         self._storage = storage
-        self._shared: RateLimiter = strategy(storage)
         # Only a remote storage can be away; the local fallback is made up front so that the
         # first failure costs nothing more than the failed call.
-        self._local: RateLimiter | None = (
-            None if isinstance(storage, MemoryStorage) else strategy(MemoryStorage())
+        self._local: Storage | None = (
+            None if isinstance(storage, MemoryStorage) else MemoryStorage()
         )
         self._shared_down_until = 0.0
 
@@ -91,7 +96,7 @@ class Limiter:
         if self._local is not None and self.degraded:
             return await self._apply(self._local, operation, keys)
         try:
-            verdict = await self._apply(self._shared, operation, keys)
+            verdict = await self._apply(self._storage, operation, keys)
         except _STORAGE_FAILURES as exc:
             if self._local is None:
                 raise
@@ -113,15 +118,33 @@ class Limiter:
         )
 
     async def _apply(
-        self, limiter: RateLimiter, operation: Literal["hit", "test"], keys: tuple[str, ...]
+        self, storage: Storage, operation: Literal["hit", "test"], keys: tuple[str, ...]
     ) -> Verdict:
+        if not self._moving:
+            return await self._fixed_window(storage, operation, keys)
+        strategy = MovingWindowRateLimiter(storage)
         if operation == "hit":
-            allowed = await limiter.hit(self.item, *keys)
+            allowed = await strategy.hit(self.item, *keys)
         else:
-            allowed = await limiter.test(self.item, *keys)
-        stats = await limiter.get_window_stats(self.item, *keys)
+            allowed = await strategy.test(self.item, *keys)
+        stats = await strategy.get_window_stats(self.item, *keys)
         reset_after = max(1, int(stats.reset_time - time.time() + 0.999))
         return Verdict(allowed, self.item.amount, max(0, stats.remaining), reset_after)
+
+    async def _fixed_window(
+        self, storage: Storage, operation: Literal["hit", "test"], keys: tuple[str, ...]
+    ) -> Verdict:
+        now = time.time()
+        window = int(now // self.window_seconds)
+        key = f"{self.item.key_for(*keys)}/{window}"
+        if operation == "hit":
+            used = await storage.incr(key, self.window_seconds)
+            allowed = used <= self.item.amount
+        else:
+            used = await storage.get(key)
+            allowed = used < self.item.amount
+        reset_after = max(1, int((window + 1) * self.window_seconds - now + 0.999))
+        return Verdict(allowed, self.item.amount, max(0, self.item.amount - used), reset_after)
 
 
 def request_limiter(settings: Settings) -> Limiter:

@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -27,11 +27,18 @@ class InvalidToken(Exception):
     """The token is malformed, forged, expired or of the wrong kind."""
 
 
+# Verified tokens remembered per process: a client sends the same access token on every
+# request for its whole lifetime, and every request would otherwise verify it (twice: the
+# rate limiter and the auth dependency both need the claims).
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class TokenCodec:
     secret: str
     algorithm: str
     lifetime_seconds: int
+    _verified: dict[str, AccessClaims] = field(default_factory=dict, compare=False, repr=False)
 
     def issue(self, *, user_id: UUID, login_session_id: UUID, role: str) -> str:
         now = utcnow()
@@ -48,6 +55,19 @@ class TokenCodec:
 
     def decode(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, expiry and type; raise InvalidToken otherwise."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims.expires_at > utcnow():
+                return claims
+            del self._verified[token]
+            raise InvalidToken("expired")
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,

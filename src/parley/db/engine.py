@@ -36,12 +36,14 @@ class Database:
 def create_database(database_url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
     """Create a pooled engine for the URL, tuned for its database."""
     url = async_url(database_url)
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    options: dict[str, Any] = {"echo": echo}
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_path(url.database)
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         options.update(
+            # A server can restart under a pooled connection; a local file cannot.
+            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=POOL_TIMEOUT_S,

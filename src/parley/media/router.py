@@ -19,7 +19,7 @@ _ATTR_CHARS = "!#$&+-.^_`|~"
 _BINARY = {"type": "string", "format": "binary"}
 
 
-def get_media_service(db: DbSession, resources: ResourcesDep) -> MediaService:
+async def get_media_service(db: DbSession, resources: ResourcesDep) -> MediaService:
     return MediaService(
         UnitOfWork(db), storage=resources.media, max_bytes=resources.settings.media_max_bytes
     )

@@ -1,6 +1,7 @@
 """Turn an exception that escaped every handler into a 500 envelope, inside the other
 middleware so the response still carries the request id and security headers."""
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parley.api.errors import internal_error_response
@@ -25,6 +26,8 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, track)
+        except ClientDisconnect:
+            return  # the client left mid-request: nobody is there to answer, and it is no bug
         except Exception as exc:
             if started:
                 raise  # too late for an error body; the server closes the connection

@@ -14,7 +14,7 @@ from parley.users.service import UserService
 router = APIRouter()
 
 
-def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
+async def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
     return UserService(
         UnitOfWork(db),
         settings=resources.settings,
