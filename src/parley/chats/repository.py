@@ -5,7 +5,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import CursorResult, and_, case, delete, false, func, or_, select, true, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from parley.db.repository import Repository
@@ -41,7 +41,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         if viewer.role != Role.ADMIN:
             query = query.where(ChatSession.user_id == viewer.id)
         if with_vendor:
-            query = query.options(selectinload(ChatSession.vendor))
+            query = query.options(joinedload(ChatSession.vendor))
         return await self.session.scalar(query)
 
     async def get_owned(self, chat_session_id: UUID, owner_id: UUID) -> ChatSession | None:
@@ -62,7 +62,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         return await self.session.scalar(
             select(ChatSession)
             .where(ChatSession.id == chat_session_id)
-            .options(selectinload(ChatSession.vendor))
+            .options(joinedload(ChatSession.vendor))
             .execution_options(populate_existing=True)
         )
 
@@ -91,7 +91,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         query = (
             query.order_by(ChatSession.activity_at.desc(), ChatSession.id.desc())
             .limit(limit + 1)
-            .options(selectinload(ChatSession.vendor))
+            .options(joinedload(ChatSession.vendor))
         )
         return list(await self.session.scalars(query))
 
@@ -210,7 +210,7 @@ class MessageRepository(Repository[Message]):
             select(Message, ChatSession.user_id)
             .join(ChatSession, ChatSession.id == Message.chat_session_id)
             .where(Message.id == message_id)
-            .options(selectinload(Message.media))
+            .options(joinedload(Message.media))
         )
         if viewer.role != Role.ADMIN:
             query = query.where(ChatSession.user_id == viewer.id)
@@ -235,7 +235,7 @@ class MessageRepository(Repository[Message]):
         if after_seq is not None:
             query = query.where(Message.seq < after_seq if descending else Message.seq > after_seq)
         order = Message.seq.desc() if descending else Message.seq.asc()
-        query = query.order_by(order).limit(limit + 1).options(selectinload(Message.media))
+        query = query.order_by(order).limit(limit + 1).options(joinedload(Message.media))
         return list(await self.session.scalars(query))
 
     async def delete_by_id(self, message_id: UUID) -> bool:
