@@ -152,28 +152,7 @@ class ChatService:
         self, chat_session_id: UUID, *, author: User, data: MessageCreate
     ) -> Message:
         """Append a text message; the session's first one names an untitled session."""
-        async with self.uow:
-            now = utcnow()
-            seq = await self.sessions.claim_next_seq(
-                chat_session_id, author.id, now=now, title=title_from(data.content)
-            )
-            if seq is None:
-                await self._refuse_write(chat_session_id, author)
-            message = self.messages.add(
-                Message(
-                    chat_session_id=chat_session_id,
-                    seq=seq,
-                    sender=data.sender.value,
-                    kind=MessageKind.TEXT.value,
-                    content=data.content,
-                    phone_number=data.phone_number,
-                    created_at=now,
-                    media=None,
-                )
-            )
-            await self.messages.flush()
-            await self.uow.commit()
-        return message
+        return await self._append(chat_session_id, author=author, fields=data, stored=None)
 
     async def post_media_message(
         self, chat_session_id: UUID, *, author: User, upload: Upload
@@ -186,47 +165,39 @@ class ChatService:
         stored = await self.media.receive(upload)
         try:
             fields = _media_fields(upload.fields)
-            return await self._insert_media_message(
-                chat_session_id, author=author, fields=fields, stored=stored
-            )
+            return await self._append(chat_session_id, author=author, fields=fields, stored=stored)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.media.discard(stored)
             raise
 
-    async def _insert_media_message(
+    async def _append(
         self,
         chat_session_id: UUID,
         *,
         author: User,
-        fields: MediaMessageFields,
-        stored: StoredFile,
+        fields: MessageCreate | MediaMessageFields,
+        stored: StoredFile | None,
     ) -> Message:
+        """Take the session's next sequence number and add the message (with its media)."""
         async with self.uow:
             now = utcnow()
+            title = title_from(fields.content) if stored is None and fields.content else None
             seq = await self.sessions.claim_next_seq(
-                chat_session_id, author.id, now=now, title=None
+                chat_session_id, author.id, now=now, title=title
             )
             if seq is None:
                 await self._refuse_write(chat_session_id, author)
-            media = Media(
-                user_id=author.id,
-                content_type=stored.content_type,
-                size=stored.size,
-                filename=stored.filename,
-                storage_key=stored.key,
-                created_at=now,
-            )
             message = self.messages.add(
                 Message(
                     chat_session_id=chat_session_id,
                     seq=seq,
                     sender=fields.sender.value,
-                    kind=stored.kind.value,
+                    kind=MessageKind.TEXT.value if stored is None else stored.kind.value,
                     content=fields.content,
                     phone_number=fields.phone_number,
                     created_at=now,
-                    media=media,
+                    media=None if stored is None else _media_row(stored, author, now),
                 )
             )
             await self.messages.flush()
@@ -300,3 +271,14 @@ def _media_fields(fields: Any) -> MediaMessageFields:
         return MediaMessageFields.model_validate(dict(fields))
     except ValidationError as exc:
         raise invalid_body(exc) from None
+
+
+def _media_row(stored: StoredFile, owner: User, now: datetime) -> Media:
+    return Media(
+        user_id=owner.id,
+        content_type=stored.content_type,
+        size=stored.size,
+        filename=stored.filename,
+        storage_key=stored.key,
+        created_at=now,
+    )
