@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.servers import spare_port
+from tests.support.servers import spare_port
 
 PARLEY = Path(sys.executable).parent / "parley"
 # bcrypt at cost 14 takes about two seconds here: a real request that is slow on its own.

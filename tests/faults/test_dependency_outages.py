@@ -16,7 +16,7 @@ from parley.db.base import Base
 from parley.db.engine import create_database
 from parley.main import create_app
 from tests.conftest import TEST_SECRET, RecordingMailer, make_client, sign_up
-from tests.integration.servers import Postgres, Redis, own_postgres, own_redis, postgres_bin
+from tests.support.servers import Postgres, Redis, own_postgres, own_redis, postgres_bin
 
 # A request against a dead dependency must be answered within this many seconds.
 BOUND_S = 8.0
