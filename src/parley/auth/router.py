@@ -25,6 +25,7 @@ from parley.auth.schemas import (
     TokenPair,
 )
 from parley.auth.service import AuthService, ClientInfo
+from parley.core.cursors import list_scope
 from parley.core.errors import ParleyError
 from parley.core.schemas import Envelope, Page
 from parley.db.uow import UnitOfWork
@@ -111,7 +112,8 @@ async def list_sessions(
     principal: CurrentPrincipal, auth: AuthServiceDep, page: PageDep, resources: ResourcesDep
 ) -> Envelope[Page[LoginSessionRead]]:
     """List the caller's active login sessions (devices), newest first."""
-    before = resources.cursors.decode_id(page.cursor)
+    scope = list_scope("login-sessions", principal.user.id)
+    before = resources.cursors.decode_id(page.cursor, scope=scope)
     rows = await auth.list_login_sessions(principal.user.id, limit=page.limit + 1, before=before)
     items = [
         LoginSessionRead.model_validate(row).model_copy(
@@ -120,7 +122,9 @@ async def list_sessions(
         for row in rows[: page.limit]
     ]
     next_cursor = (
-        resources.cursors.encode_id(rows[page.limit - 1].id) if len(rows) > page.limit else None
+        resources.cursors.encode_id(rows[page.limit - 1].id, scope=scope)
+        if len(rows) > page.limit
+        else None
     )
     return Envelope(message="Login sessions", data=Page(items=items, next_cursor=next_cursor))
 

@@ -16,7 +16,7 @@ from parley.catalog.schemas import (
     VendorUpdate,
 )
 from parley.catalog.service import SellerService, VendorService
-from parley.core.cursors import InvalidCursor, cursor_uuid
+from parley.core.cursors import InvalidCursor, cursor_uuid, list_scope
 from parley.core.schemas import Envelope, ErrorEnvelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
 from parley.models.catalog import Seller
@@ -47,10 +47,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorEnvelope} for code in (401, 422, *codes)}
 
 
-def _seller_after(resources: ResourcesDep, cursor: str | None) -> SellerPosition | None:
+def _seller_after(
+    resources: ResourcesDep, cursor: str | None, scope: str
+) -> SellerPosition | None:
     if cursor is None:
         return None
-    position = resources.cursors.decode(cursor, expect=frozenset({"rank", "id"}))
+    position = resources.cursors.decode(cursor, scope=scope, expect=frozenset({"rank", "id"}))
     rank = position["rank"]
     if type(rank) is not int or rank not in SELLER_RANKS:
         raise InvalidCursor
@@ -58,13 +60,13 @@ def _seller_after(resources: ResourcesDep, cursor: str | None) -> SellerPosition
 
 
 def _seller_page(
-    resources: ResourcesDep, rows: list[tuple[Seller, int]], limit: int
+    resources: ResourcesDep, rows: list[tuple[Seller, int]], limit: int, scope: str
 ) -> Page[SellerRead]:
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         seller, rank = items[-1]
-        next_cursor = resources.cursors.encode({"rank": rank, "id": str(seller.id)})
+        next_cursor = resources.cursors.encode({"rank": rank, "id": str(seller.id)}, scope=scope)
     return Page[SellerRead](
         items=[SellerRead.model_validate(s) for s, _ in items], next_cursor=next_cursor
     )
@@ -122,12 +124,13 @@ async def list_vendors(
     q: VendorQuery = None,
 ) -> Envelope[Page[VendorRead]]:
     """List the caller's vendors across chat sessions, newest first (admins: everyone's)."""
-    after = resources.cursors.decode_id(page.cursor)
+    scope = list_scope("vendors", user.id)
+    after = resources.cursors.decode_id(page.cursor, scope=scope)
     rows = await service.list_vendors(viewer=user, q=q or None, limit=page.limit + 1, after=after)
     items = rows[: page.limit]
     next_cursor = None
     if len(rows) > page.limit:
-        next_cursor = resources.cursors.encode_id(items[-1].id)
+        next_cursor = resources.cursors.encode_id(items[-1].id, scope=scope)
     data = Page[VendorRead](
         items=[VendorRead.model_validate(v) for v in items], next_cursor=next_cursor
     )
@@ -169,14 +172,16 @@ async def list_session_sellers(
     q: SellerQuery = None,
 ) -> Envelope[Page[SellerRead]]:
     """List a chat session's sellers, newest first (best matches first when `q` is given)."""
+    # `q` ranks the sellers, so a cursor holds only within the same search.
+    scope = list_scope("session-sellers", chat_session_id, q or None)
     rows = await service.list_for_chat_session(
         chat_session_id,
         viewer=user,
         q=q or None,
         limit=page.limit + 1,
-        after=_seller_after(resources, page.cursor),
+        after=_seller_after(resources, page.cursor, scope),
     )
-    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit))
+    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
 
 
 @router.get("/sellers", responses=_errors(400))
@@ -192,13 +197,14 @@ async def search_sellers(
     With `q`, name matches come first, then product matches, then description or benefits
     matches; newest first within each.
     """
+    scope = list_scope("sellers", user.id, q or None)
     rows = await service.search(
         viewer=user,
         q=q or None,
         limit=page.limit + 1,
-        after=_seller_after(resources, page.cursor),
+        after=_seller_after(resources, page.cursor, scope),
     )
-    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit))
+    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
 
 
 @router.get("/sellers/{seller_id}", responses=_errors(404))

@@ -25,7 +25,7 @@ from parley.chats.schemas import (
     MessageCreate,
 )
 from parley.core.clock import utcnow
-from parley.core.cursors import CursorCodec, InvalidCursor
+from parley.core.cursors import CursorCodec, InvalidCursor, list_scope
 from parley.db.uow import UnitOfWork
 from parley.media.service import MediaService, StoredFile, Upload
 from parley.models.chat import DEFAULT_TITLE, ChatSession, Media, Message, MessageKind
@@ -33,7 +33,7 @@ from parley.models.user import User
 
 TITLE_FROM_MESSAGE_MAX = 60
 _SESSION_CURSOR = frozenset({"activity_at", "id"})
-_MESSAGE_CURSOR = frozenset({"seq", "order"})
+_MESSAGE_CURSOR = frozenset({"seq"})
 
 
 def title_from(content: str) -> str:
@@ -93,7 +93,8 @@ class ChatService:
         self, *, owner: User, limit: int, cursor: str | None, q: str | None
     ) -> tuple[list[ChatSession], str | None]:
         """Return a page of the owner's sessions, most recently active first."""
-        after = self._session_position(cursor) if cursor else None
+        scope = list_scope("sessions", owner.id)
+        after = self._session_position(cursor, scope) if cursor else None
         async with self.uow:
             rows = await self.sessions.list_page(owner.id, limit=limit, after=after, q=q)
         page, more = rows[:limit], len(rows) > limit
@@ -101,7 +102,7 @@ class ChatService:
             return page, None
         last = page[-1]
         position = {"activity_at": last.activity_at.isoformat(), "id": str(last.id)}
-        return page, self.cursors.encode(position)
+        return page, self.cursors.encode(position, scope=scope)
 
     async def rename_session(
         self, chat_session_id: UUID, *, actor: User, data: ChatSessionUpdate
@@ -135,8 +136,8 @@ class ChatService:
             raise ChatSessionNotFound
         raise NotChatSessionOwner
 
-    def _session_position(self, cursor: str) -> tuple[datetime, UUID]:
-        position = self.cursors.decode(cursor, expect=_SESSION_CURSOR)
+    def _session_position(self, cursor: str, scope: str) -> tuple[datetime, UUID]:
+        position = self.cursors.decode(cursor, scope=scope, expect=_SESSION_CURSOR)
         try:
             activity_at = datetime.fromisoformat(position["activity_at"])
             last_id = UUID(position["id"])
@@ -215,8 +216,9 @@ class ChatService:
         q: str | None,
     ) -> tuple[list[Message], str | None]:
         """Return a page of a readable session's messages in sequence order."""
-        order = "desc" if descending else "asc"
-        after_seq = self._message_position(cursor, order) if cursor else None
+        # A cursor continues the session and the order it was made for; another would skip.
+        scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
+        after_seq = self._message_position(cursor, scope) if cursor else None
         async with self.uow:
             if await self.sessions.get_visible(chat_session_id, viewer) is None:
                 raise ChatSessionNotFound
@@ -226,13 +228,11 @@ class ChatService:
         page, more = rows[:limit], len(rows) > limit
         if not more:
             return page, None
-        return page, self.cursors.encode({"seq": page[-1].seq, "order": order})
+        return page, self.cursors.encode({"seq": page[-1].seq}, scope=scope)
 
-    def _message_position(self, cursor: str, order: str) -> int:
-        position = self.cursors.decode(cursor, expect=_MESSAGE_CURSOR)
-        seq = position["seq"]
-        # A cursor continues the order it was made for; the other way would skip messages.
-        if position["order"] != order or not isinstance(seq, int) or isinstance(seq, bool):
+    def _message_position(self, cursor: str, scope: str) -> int:
+        seq = self.cursors.decode(cursor, scope=scope, expect=_MESSAGE_CURSOR)["seq"]
+        if not isinstance(seq, int) or isinstance(seq, bool):
             raise InvalidCursor
         return seq
 

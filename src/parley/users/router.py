@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from parley.api.deps import AdminUser, CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.core.cursors import list_scope
 from parley.core.schemas import Envelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
 from parley.users.schemas import PasswordConfirmation, UserRead, UserUpdateAdmin, UserUpdateMe
@@ -61,12 +62,16 @@ async def list_users(
     is_active: bool | None = None,
 ) -> Envelope[Page[UserRead]]:
     """List users, newest first (admin)."""
-    after = resources.cursors.decode_id(page.cursor)
+    # The filters narrow the list without reordering it: one scope serves them all.
+    scope = list_scope("users")
+    after = resources.cursors.decode_id(page.cursor, scope=scope)
     rows = await users.list_users(
         limit=page.limit + 1, after=after, q=q or None, role=role, is_active=is_active
     )
     next_cursor = (
-        resources.cursors.encode_id(rows[page.limit - 1].id) if len(rows) > page.limit else None
+        resources.cursors.encode_id(rows[page.limit - 1].id, scope=scope)
+        if len(rows) > page.limit
+        else None
     )
     items = [UserRead.model_validate(row) for row in rows[: page.limit]]
     return Envelope(message="Users", data=Page(items=items, next_cursor=next_cursor))
