@@ -314,6 +314,20 @@ async def test_media_of_another_user_is_404_and_an_admin_downloads_it(
     )
 
 
+async def test_a_download_whose_file_vanished_is_404_and_the_message_still_reads(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    session = await new_session(client, alice)
+    message = (await upload(client, alice, session["id"], PNG)).json()["data"]
+    (stored,) = stored_files(app)
+    stored.unlink()
+    # Lost bytes do not come back by retrying: a 404, not a 503.
+    assert_error(await client.get(message["media"]["url"], headers=alice.headers), 404, "not_found")
+    shown = await client.get(f"{API}/messages/{message['id']}", headers=alice.headers)
+    assert shown.status_code == 200
+    assert shown.json()["data"]["media"] == message["media"]
+
+
 async def test_deleting_a_message_removes_its_file(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:

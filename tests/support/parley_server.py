@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +64,10 @@ def start_parley(
     graceful_timeout: int = 15,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    prefix: Sequence[str] = (),
 ) -> ParleyServer:
-    """Start `parley serve` in workdir (SQLite there unless database_url names another)."""
+    """Start `parley serve` in workdir (SQLite there unless database_url names another), under
+    the `prefix` command when given (e.g. `setpriv` to serve without some of root's powers)."""
     port = port or spare_port()
     environment = {
         **os.environ,
@@ -93,7 +95,7 @@ def start_parley(
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=workdir, env=environment, stdout=log, stderr=subprocess.STDOUT
+            [*prefix, *command], cwd=workdir, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
     return ParleyServer(process, port, log_path)
 

@@ -1,6 +1,12 @@
 """Errors of the media domain."""
 
-from parley.core.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from parley.core.errors import (
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 
 class MediaNotFound(NotFound):
@@ -17,3 +23,7 @@ class FileTooLarge(PayloadTooLarge):
 
 class EmptyFile(ValidationFailed):
     message = "File is empty"
+
+
+class MediaStorageUnavailable(Unavailable):
+    message = "Media storage is unavailable; try again later"

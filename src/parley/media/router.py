@@ -52,15 +52,16 @@ def content_disposition(filename: str) -> str:
         401: {"model": ErrorEnvelope},
         404: {"model": ErrorEnvelope},
         422: {"model": ErrorEnvelope},
+        503: {"model": ErrorEnvelope},
     },
 )
 async def download_media(
     media_id: UUID, user: CurrentUser, media: MediaServiceDep
 ) -> StreamingResponse:
     """Download a file sent in a message (the owner or an admin), as an attachment."""
-    found = await media.get_for_download(media_id, viewer=user)
+    found, chunks = await media.open_for_download(media_id, viewer=user)
     return StreamingResponse(
-        media.open(found),
+        chunks,
         media_type=found.content_type,
         headers={
             "Content-Length": str(found.size),

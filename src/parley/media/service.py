@@ -113,20 +113,24 @@ class MediaService:
 
             self.uow.after_commit(remove)
 
-    async def get_for_download(self, media_id: UUID, *, viewer: User) -> Media:
-        """Return the media the viewer may download (owner or admin); 404 otherwise."""
+    async def open_for_download(
+        self, media_id: UUID, *, viewer: User
+    ) -> tuple[Media, AsyncIterator[bytes]]:
+        """Return the media the viewer may download (owner or admin) and its opened bytes.
+
+        404 when the row is not theirs or its file has vanished (retrying cannot bring it
+        back); 503 when the storage cannot be read (it may be, once an operator acts).
+        """
         async with self.uow:
             media = await self.media.get_visible(media_id, viewer)
         if media is None:
             raise MediaNotFound
-        if not await self.storage.exists(media.storage_key):
+        try:
+            chunks = await self.storage.open(media.storage_key)
+        except FileNotFoundError:
             log.error("media_file_missing", media_id=str(media.id))
-            raise MediaNotFound
-        return media
-
-    def open(self, media: Media) -> AsyncIterator[bytes]:
-        """Yield the stored bytes of the media."""
-        return self.storage.read(media.storage_key)
+            raise MediaNotFound from None
+        return media, chunks
 
 
 def _detect(head: bytes | bytearray) -> DetectedType:
