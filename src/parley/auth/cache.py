@@ -2,18 +2,29 @@
 
 Revocation, role changes, disabling and profile changes drop the user's entries at once: in
 this process directly, and in every other worker through a Redis channel when one is
-configured. Without Redis the cache runs only in a single-worker process; with Redis it turns
-itself off (and empties) whenever the channel is lost, so a revoked session can never come
-back from a stale entry: the database stays the truth.
+configured. Without Redis the cache runs only in a single-worker process.
+
+With Redis, the cache is trusted only while it can prove that it hears the channel: each
+worker publishes a heartbeat on it every HEARTBEAT_INTERVAL_S, and its cache answers only
+until TRUST_WINDOW_S after sending the last heartbeat of its own that came back. Redis delivers
+a server's messages in order, so a returned heartbeat proves that every invalidation published
+before it was seen. Stopped, hung, slow or restarted, a Redis that cannot return heartbeats
+makes the cache step aside within the window (requests then read the database, the truth),
+and the cache empties before it is trusted again, since messages may have been lost meanwhile.
 """
 
 import asyncio
 import contextlib
+import math
 import time
+import uuid
+from collections.abc import Callable
 from uuid import UUID
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from parley.models.user import User
@@ -23,19 +34,35 @@ log = structlog.get_logger("parley.auth")
 CHANNEL = "parley:access-invalidations"
 DEFAULT_TTL_S = 60.0
 MAX_ENTRIES = 10_000
-RECONNECT_DELAY_S = 1.0
+HEARTBEAT_INTERVAL_S = 0.5
+# A heartbeat proves the channel live for this long after it was sent: at most 1.5 s pass
+# before a worker that hears nothing stops trusting its cache, well inside the 2 s promise.
+TRUST_WINDOW_S = 1.5
+# Every Redis call is bounded by this, so a hung Redis never stalls a request for long.
+REDIS_TIMEOUT_S = 0.5
+RECONNECT_DELAY_S = 0.5
+HEARTBEAT_PREFIX = b"heartbeat:"
 
 
 class AccessCache:
     def __init__(
-        self, *, redis_url: str | None, single_worker: bool, ttl: float = DEFAULT_TTL_S
+        self,
+        *,
+        redis_url: str | None,
+        single_worker: bool,
+        ttl: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis_url = redis_url
         self._ttl = ttl
+        self._clock = clock
         self._entries: dict[UUID, tuple[float, User]] = {}
-        # Usable at once in a lone process; a Redis-backed cache waits for its subscription.
-        self._active = redis_url is None and single_worker
-        self._listener: asyncio.Task[None] | None = None
+        # Trusted for good in a lone process; a Redis-backed cache waits for its heartbeats.
+        self._trusted_until = math.inf if redis_url is None and single_worker else -math.inf
+        self._announced_trusted = False
+        # Tells this cache's heartbeats from those of the other workers on the channel.
+        self._instance = uuid.uuid4().hex.encode()
+        self._tasks: list[asyncio.Task[None]] = []
         self._redis: Redis | None = None
         # Bumped by every invalidation: an entry read from the database before an
         # invalidation must not be stored after it.
@@ -43,13 +70,14 @@ class AccessCache:
 
     @property
     def active(self) -> bool:
-        return self._active
+        return self._clock() < self._trusted_until
 
     def get(self, login_session_id: UUID, user_id: UUID) -> User | None:
-        if not self._active:
+        now = self._clock()
+        if now >= self._trusted_until:
             return None
         entry = self._entries.get(login_session_id)
-        if entry is None or entry[0] < time.monotonic() or entry[1].id != user_id:
+        if entry is None or entry[0] <= now or entry[1].id != user_id:
             return None
         return entry[1]
 
@@ -57,21 +85,58 @@ class AccessCache:
         self, login_session_id: UUID, user: User, *, session_expires_in: float, epoch: int
     ) -> None:
         """Remember a live session, unless an invalidation happened since `epoch` was read."""
-        if not self._active or epoch != self.epoch:
+        now = self._clock()
+        if now >= self._trusted_until or epoch != self.epoch:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.pop(next(iter(self._entries)))
         ttl = min(self._ttl, max(session_expires_in, 0.0))
-        self._entries[login_session_id] = (time.monotonic() + ttl, user)
+        self._entries[login_session_id] = (now + ttl, user)
 
     async def invalidate_user(self, user_id: UUID) -> None:
         """Forget every cached session of the user, here and in the other workers."""
         self._drop_user(user_id)
-        if self._redis is not None:
-            try:
-                await self._redis.publish(CHANNEL, str(user_id))
-            except RedisError:
-                log.warning("access_invalidation_not_published", user_id=str(user_id))
+        if self._redis is not None and not await self._publish(str(user_id).encode()):
+            # The other workers stop trusting their caches when heartbeats fail to return.
+            log.warning("access_invalidation_not_published", user_id=str(user_id))
+
+    def heartbeat(self) -> bytes:
+        """A heartbeat message of this cache, stamped with the time it is sent."""
+        return HEARTBEAT_PREFIX + self._instance + b" " + repr(self._clock()).encode()
+
+    def receive(self, message: bytes) -> None:
+        """Act on a message of the channel: a heartbeat or a user to forget."""
+        if message.startswith(HEARTBEAT_PREFIX):
+            instance, _, sent_at = message.removeprefix(HEARTBEAT_PREFIX).partition(b" ")
+            if instance == self._instance:
+                self._renew_trust(float(sent_at))
+        else:
+            self._drop_user(UUID(message.decode()))
+
+    def channel_lost(self) -> None:
+        """Stop trusting at once: messages published while disconnected are lost."""
+        self._trusted_until = -math.inf
+        self._announce(trusted=False, reason="invalidation channel lost")
+
+    def _renew_trust(self, sent_at: float) -> None:
+        now = self._clock()
+        until = sent_at + TRUST_WINDOW_S
+        if until <= now:
+            return  # came back too late to prove anything
+        if now >= self._trusted_until:
+            # After a gap, invalidations may have been missed: start empty.
+            self._announce(trusted=False, reason="no heartbeat came back in time")
+            self._entries.clear()
+            self.epoch += 1
+            self._announce(trusted=True, reason="heartbeat came back")
+        self._trusted_until = max(self._trusted_until, until)
+
+    def _announce(self, *, trusted: bool, reason: str) -> None:
+        """Log each change of trust once, not once per request."""
+        if trusted != self._announced_trusted:
+            self._announced_trusted = trusted
+            event = "access_cache_trusted" if trusted else "access_cache_untrusted"
+            (log.info if trusted else log.warning)(event, reason=reason)
 
     def _drop_user(self, user_id: UUID) -> None:
         self.epoch += 1
@@ -80,36 +145,63 @@ class AccessCache:
 
     async def start(self) -> None:
         if self._redis_url is not None:
-            self._redis = Redis.from_url(
-                self._redis_url, socket_timeout=2, socket_connect_timeout=2
-            )
-            self._listener = asyncio.create_task(self._listen(self._redis_url))
+            self._redis = _connect(self._redis_url)
+            self._tasks = [
+                asyncio.create_task(self._listen(self._redis_url)),
+                asyncio.create_task(self._beat()),
+            ]
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await task
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def _listen(self, redis_url: str) -> None:
-        # No read timeout: the channel is quiet for long stretches; a dropped connection
-        # still ends the read at once, and keepalive catches a silent peer.
-        subscriber = Redis.from_url(redis_url, socket_connect_timeout=2, socket_keepalive=True)
+    async def _publish(self, message: bytes) -> bool:
+        assert self._redis is not None
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_S):
+                await self._redis.publish(CHANNEL, message)
+        except (RedisError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def _beat(self) -> None:
         while True:
-            try:
-                async with subscriber.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    self._active = True
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._drop_user(UUID(message["data"].decode()))
-            except (RedisError, OSError, ValueError):
-                log.warning("access_cache_disabled", reason="invalidation channel lost")
-            except asyncio.CancelledError:
-                await subscriber.aclose()
-                raise
-            self._active = False
-            self._entries.clear()
-            await asyncio.sleep(RECONNECT_DELAY_S)
+            if not self.active:
+                self._announce(trusted=False, reason="no heartbeat came back in time")
+            await self._publish(self.heartbeat())
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+    async def _listen(self, redis_url: str) -> None:
+        # The blocking read has no timeout (the heartbeats tell whether the channel is live);
+        # the connection and the subscription are bounded like every other call.
+        subscriber = _connect(redis_url)
+        try:
+            while True:
+                try:
+                    async with subscriber.pubsub() as pubsub:
+                        async with asyncio.timeout(REDIS_TIMEOUT_S):
+                            await pubsub.subscribe(CHANNEL)
+                        async for message in pubsub.listen():
+                            if message.get("type") == "message":
+                                self.receive(message["data"])
+                except (RedisError, OSError, ValueError, TimeoutError):
+                    pass
+                self.channel_lost()
+                await asyncio.sleep(RECONNECT_DELAY_S)
+        finally:
+            await subscriber.aclose()
+
+
+def _connect(redis_url: str) -> Redis:
+    # No retries: a silent reconnection of the subscriber would hide a gap in the channel.
+    return Redis.from_url(
+        redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 0),
+    )
