@@ -73,9 +73,22 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     mail_from: str = "Parley <no-reply@localhost>"
     public_base_url: str = "http://localhost:8000"
+    # The server edge (parley.server): per worker, applied before a request reaches the app.
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=1)
+    header_timeout: int = 10
+    body_timeout: int = 30
+    keepalive_timeout: int = 5
+    max_connections: int = Field(default=1000, ge=1)
 
     @field_validator(
-        "jwt_expires_in", "refresh_token_expires_in", "rate_limit_window", mode="before"
+        "jwt_expires_in",
+        "refresh_token_expires_in",
+        "rate_limit_window",
+        "header_timeout",
+        "body_timeout",
+        "keepalive_timeout",
+        mode="before",
     )
     @classmethod
     def _durations(cls, value: Any) -> int:
