@@ -1,16 +1,17 @@
 """The engine and session factory for the configured database."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 
+from parley.db.session import WRITE_TRANSACTION, DatabaseSession
 from parley.db.urls import async_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -23,7 +24,7 @@ COMMAND_TIMEOUT_S = 15
 @dataclass(frozen=True, slots=True)
 class Database:
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[DatabaseSession]
 
     @property
     def dialect(self) -> str:
@@ -57,9 +58,14 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
         # concurrent claim-then-insert transactions (e.g. two refreshes of one token).
         options["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **options)
+    writer = None
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+        writer = asyncio.Lock()  # one write transaction at a time in this process, in order
+    sessions = async_sessionmaker(
+        engine, class_=DatabaseSession, expire_on_commit=False, autoflush=False, writer=writer
+    )
+    return Database(engine, sessions)
 
 
 def _prepare_sqlite_path(database: str | None) -> None:
@@ -85,4 +91,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction takes the write lock up front: a deferred one that read first
+        # could not upgrade once another writer had committed.
+        write = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
