@@ -1,8 +1,8 @@
 """All SQL of the catalog domain: vendors, sellers, and the chat-session rows they count on.
 
-Every write use case starts with a scoped UPDATE ("claim") rather than a SELECT: it authorises
-the owner, locks the row so concurrent writers to one chat session queue up, and takes SQLite's
-write lock first (a transaction that reads and then writes fails there when another writes).
+Every write use case starts with a claim: it locks the row by its primary key so concurrent
+writers to one chat session queue up (on SQLite it takes the write lock first), and authorises
+the owner on what it read under that lock, never on an UPDATE's row count.
 """
 
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from parley.catalog.errors import SellerNameTaken, VendorExists
 from parley.core.errors import ParleyError
 from parley.db.base import Base
-from parley.db.repository import Repository, violates
+from parley.db.repository import Repository, lock_row, violates
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession
 from parley.models.user import Role, User
@@ -65,16 +65,17 @@ class _CatalogRepository(Repository[ModelT]):
         self, chat_session_id: UUID, owner_id: UUID, *, now: datetime, seller_delta: int = 0
     ) -> bool:
         """Lock the owner's chat session for this transaction; False when it is not theirs."""
+        row = await lock_row(self.session, ChatSession, chat_session_id, ChatSession.user_id)
+        if row is None or row.user_id != owner_id:
+            return False
         values: dict[str, Any] = {"updated_at": now}
         if seller_delta:
             values["seller_count"] = ChatSession.seller_count + seller_delta
-        return bool(
-            await self._rowcount(
-                update(ChatSession)
-                .where(ChatSession.id == chat_session_id, ChatSession.user_id == owner_id)
-                .values(values)
-            )
+        await self.session.execute(
+            update(ChatSession).where(ChatSession.id == chat_session_id).values(values),
+            execution_options={"synchronize_session": False},
         )
+        return True
 
 
 def _visible_to(owner_column: Any, viewer: User) -> ColumnElement[bool]:
@@ -140,12 +141,14 @@ class SellerRepository(_CatalogRepository[Seller]):
 
     async def claim(self, seller_id: UUID, owner_id: UUID, *, now: datetime) -> Seller | None:
         """Lock the owner's seller for this transaction and return it; None when not theirs."""
-        claimed = await self._rowcount(
-            update(Seller)
-            .where(Seller.id == seller_id, Seller.user_id == owner_id)
-            .values(updated_at=now)
+        row = await lock_row(self.session, Seller, seller_id, Seller.user_id)
+        if row is None or row.user_id != owner_id:
+            return None
+        await self.session.execute(
+            update(Seller).where(Seller.id == seller_id).values(updated_at=now),
+            execution_options={"synchronize_session": False},
         )
-        return await self.session.get(Seller, seller_id) if claimed else None
+        return await self.session.get(Seller, seller_id, populate_existing=True)
 
     async def delete_by_id(self, seller_id: UUID) -> bool:
         return bool(await self._rowcount(delete(Seller).where(Seller.id == seller_id)))

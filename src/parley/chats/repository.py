@@ -1,14 +1,28 @@
 """All SQL of the chats domain."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, and_, case, delete, false, func, or_, select, true, update
+from sqlalchemy import (
+    CursorResult,
+    Update,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from parley.db.repository import Repository
+from parley.db.repository import Repository, lock_row
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.user import Role, User
 
@@ -28,6 +42,14 @@ def contains_pattern(text: str) -> str:
 
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A new message's place in its session and its time."""
+
+    seq: int
+    at: datetime
 
 
 class ChatSessionRepository(Repository[ChatSession]):
@@ -95,21 +117,43 @@ class ChatSessionRepository(Repository[ChatSession]):
         )
         return list(await self.session.scalars(query))
 
-    async def claim_next_seq(
-        self, chat_session_id: UUID, owner_id: UUID, *, now: datetime, title: str | None
-    ) -> int | None:
-        """Count a new message in and return its sequence number; None unless owned.
+    async def _lock_owned(self, chat_session_id: UUID, owner_id: UUID, *columns: Any) -> Any:
+        """Lock the session row and return `columns` of it; None unless `owner_id` owns it."""
+        row = await lock_row(
+            self.session, ChatSession, chat_session_id, ChatSession.user_id, *columns
+        )
+        return row if row is not None and row.user_id == owner_id else None
 
-        One UPDATE computed by the database, so concurrent posts queue on the row lock and
-        each reads back its own number; it is the transaction's first write, so SQLite takes
-        its write lock before reading anything.
+    async def claim_next_seq(
+        self,
+        chat_session_id: UUID,
+        owner_id: UUID,
+        *,
+        clock: Callable[[], datetime],
+        title: str | None,
+    ) -> Claim | None:
+        """Count a new message in and return its place and time; None unless owned.
+
+        Concurrent posts queue on the session's row lock. The time is read under that lock and
+        never goes back from the session's previous message, so `created_at` follows the order
+        and `last_message_at` is the newest message's own time.
         """
+        row = await self._lock_owned(
+            chat_session_id, owner_id, ChatSession.last_message_seq, ChatSession.last_message_at
+        )
+        if row is None:
+            return None
+        now = clock()
+        claim = Claim(
+            seq=row.last_message_seq + 1,
+            at=now if row.last_message_at is None else max(now, row.last_message_at),
+        )
         values: list[tuple[Any, Any]] = [
-            (ChatSession.last_message_seq, ChatSession.last_message_seq + 1),
+            (ChatSession.last_message_seq, claim.seq),
             (ChatSession.message_count, ChatSession.message_count + 1),
-            (ChatSession.last_message_at, now),
-            (ChatSession.activity_at, now),
-            (ChatSession.updated_at, now),
+            (ChatSession.last_message_at, claim.at),
+            (ChatSession.activity_at, claim.at),
+            (ChatSession.updated_at, claim.at),
         ]
         if title is not None:
             # Ordered: MariaDB evaluates SET left to right, so the title reads the old flag.
@@ -120,52 +164,43 @@ class ChatSessionRepository(Repository[ChatSession]):
                 ),
                 (ChatSession.title_is_default, false()),
             ]
-        result = await self.session.execute(
-            update(ChatSession)
-            .where(ChatSession.id == chat_session_id, ChatSession.user_id == owner_id)
-            .ordered_values(*values)
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(result) != 1:
-            return None
-        seq = await self.session.scalar(
-            select(ChatSession.last_message_seq).where(ChatSession.id == chat_session_id)
-        )
-        return int(seq) if seq is not None else None
+        await self._update(chat_session_id, update(ChatSession).ordered_values(*values))
+        return claim
 
     async def rename(
         self, chat_session_id: UUID, owner_id: UUID, *, title: str, now: datetime
     ) -> bool:
         """Set the title of an owned session; False when the owner has no such session."""
-        result = await self.session.execute(
-            update(ChatSession)
-            .where(ChatSession.id == chat_session_id, ChatSession.user_id == owner_id)
-            .values(title=title, title_is_default=False, updated_at=now)
-            .execution_options(synchronize_session=False)
+        if await self._lock_owned(chat_session_id, owner_id) is None:
+            return False
+        await self._update(
+            chat_session_id,
+            update(ChatSession).values(title=title, title_is_default=False, updated_at=now),
         )
-        return _rowcount(result) == 1
+        return True
 
-    async def lock_owned(self, chat_session_id: UUID, owner_id: UUID, *, now: datetime) -> bool:
+    async def lock_owned(self, chat_session_id: UUID, owner_id: UUID) -> bool:
         """Write-lock an owned session (posts to it wait); False when not owned."""
-        result = await self.session.execute(
-            update(ChatSession)
-            .where(ChatSession.id == chat_session_id, ChatSession.user_id == owner_id)
-            .values(updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        return _rowcount(result) == 1
+        return await self._lock_owned(chat_session_id, owner_id) is not None
 
     async def uncount_message(
         self, chat_session_id: UUID, owner_id: UUID, *, now: datetime
     ) -> bool:
-        """Count one message out of an owned session (its first write); False when not owned."""
-        result = await self.session.execute(
-            update(ChatSession)
-            .where(ChatSession.id == chat_session_id, ChatSession.user_id == owner_id)
-            .values(message_count=ChatSession.message_count - 1, updated_at=now)
-            .execution_options(synchronize_session=False)
+        """Count one message out of an owned session; False when not owned."""
+        if await self._lock_owned(chat_session_id, owner_id) is None:
+            return False
+        await self._update(
+            chat_session_id,
+            update(ChatSession).values(message_count=ChatSession.message_count - 1, updated_at=now),
         )
-        return _rowcount(result) == 1
+        return True
+
+    async def _update(self, chat_session_id: UUID, statement: Update) -> None:
+        await self.session.execute(
+            statement.where(ChatSession.id == chat_session_id).execution_options(
+                synchronize_session=False
+            )
+        )
 
     async def refresh_last_message_at(self, chat_session_id: UUID, *, now: datetime) -> None:
         """Set last_message_at to the time of the latest remaining message, or null."""

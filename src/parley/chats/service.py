@@ -1,7 +1,7 @@
 """Chat use cases: sessions and their messages, each in one transaction.
 
-Write transactions begin with their write (an UPDATE of the session row): concurrent posts
-queue on that row, and SQLite never has to upgrade a stale read snapshot.
+Write transactions begin by locking the session row: concurrent posts queue on that row, and
+on SQLite the transaction holds the write lock before it reads anything.
 """
 
 from datetime import datetime
@@ -122,7 +122,7 @@ class ChatService:
     async def delete_session(self, chat_session_id: UUID, *, actor: User) -> None:
         """Delete an owned session with its messages, vendor and sellers; files go after commit."""
         async with self.uow:
-            if not await self.sessions.lock_owned(chat_session_id, actor.id, now=utcnow()):
+            if not await self.sessions.lock_owned(chat_session_id, actor.id):
                 await self._refuse_write(chat_session_id, actor)
             # Read under the row lock: no message can be posted between this and the delete.
             keys = await self.sessions.media_keys(chat_session_id)
@@ -182,23 +182,22 @@ class ChatService:
     ) -> Message:
         """Take the session's next sequence number and add the message (with its media)."""
         async with self.uow:
-            now = utcnow()
             title = title_from(fields.content) if stored is None and fields.content else None
-            seq = await self.sessions.claim_next_seq(
-                chat_session_id, author.id, now=now, title=title
+            claim = await self.sessions.claim_next_seq(
+                chat_session_id, author.id, clock=utcnow, title=title
             )
-            if seq is None:
+            if claim is None:
                 await self._refuse_write(chat_session_id, author)
             message = self.messages.add(
                 Message(
                     chat_session_id=chat_session_id,
-                    seq=seq,
+                    seq=claim.seq,
                     sender=fields.sender.value,
                     kind=MessageKind.TEXT.value if stored is None else stored.kind.value,
                     content=fields.content,
                     phone_number=fields.phone_number,
-                    created_at=now,
-                    media=None if stored is None else _media_row(stored, author, now),
+                    created_at=claim.at,
+                    media=None if stored is None else _media_row(stored, author, claim.at),
                 )
             )
             await self.messages.flush()

@@ -3,11 +3,13 @@
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.errors import ParleyError
 from parley.db.base import Base
+from parley.db.session import begin_write
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -52,3 +54,18 @@ def violates(exc: IntegrityError, constraint: str, *columns: str) -> bool:
     if constraint in text:
         return True
     return bool(columns) and "UNIQUE constraint failed" in text and all(c in text for c in columns)
+
+
+async def lock_row(session: AsyncSession, model: type[Any], id_: UUID, *columns: Any) -> Any:
+    """Read `columns` of the row of `model` with this primary key and hold it for this
+    transaction; None when there is no such row.
+
+    It begins a write transaction (on SQLite: the process's writer turn, then the write lock),
+    and concurrent writers of the row queue behind it. The row is found by its primary key
+    alone and the caller decides on what it read, never on an UPDATE's row count: MariaDB may
+    look for `id = ? AND user_id = ?` through another index, and at READ COMMITTED such a scan
+    misses a row whose key in that index a concurrent writer has just changed.
+    """
+    await begin_write(session)
+    query = select(*columns).where(model.id == id_).with_for_update()
+    return (await session.execute(query)).first()
