@@ -65,18 +65,27 @@ class UserService:
             await self.uow.commit()
         return user
 
-    async def ensure_admin(self, *, email: str, password: str) -> User:
-        """Create an administrator, or promote and re-password the account with that email."""
-        data = UserCreate(email=email, password=password)
+    async def ensure_admin(
+        self, *, email: str, password: str | None, reset_password: bool = False
+    ) -> User:
+        """Create an administrator, or promote the account with that email, keeping its
+        password unless `reset_password`."""
         async with self.uow:
-            existing = await self.users.get_by_email(data.email)
+            existing = await self.users.get_by_email(email)
+        if existing is None or reset_password:
+            if password is None:
+                raise ValidationFailed(details=[FieldError("password", "is required")])
+            data = UserCreate(email=email, password=password)
         if existing is None:
             return await self.register(data, role=Role.ADMIN)
-        check_new_password(data.password)
-        password_hash = await hash_password(password, self.settings.bcrypt_rounds)
+        password_hash = None
+        if reset_password:
+            check_new_password(data.password)
+            password_hash = await hash_password(data.password, self.settings.bcrypt_rounds)
         async with self.uow:
             existing = await self._lock(existing.id)
-            existing.password_hash = password_hash
+            if password_hash is not None:
+                existing.password_hash = password_hash
             existing.role = Role.ADMIN.value
             existing.is_active = True
             self._forget_after_commit(existing.id)
