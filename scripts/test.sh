@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
+printf '==> Running the test suite: pytest %s\n' "$*"
 exec .venv/bin/python -m pytest "$@"
