@@ -65,6 +65,11 @@ class Postgres:
     def stop(self, mode: str = "immediate") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop in `mode` and start again, as `pg_ctl restart -m fast` does."""
+        self.stop(mode)
+        self.start()
+
 
 @contextmanager
 def own_postgres() -> Iterator[Postgres]:

@@ -47,8 +47,15 @@ class UnitOfWork:
             # A read-only use case: end the transaction without expiring what it loaded, so the
             # router can still serialise it. (A rollback would expire every loaded object.)
             await self._end_read_only()
-        else:
+            return
+        try:
             await self.rollback()
+        except Exception as rollback_error:
+            if exc is None:
+                raise
+            # The connection died with the first error (e.g. a server restarting mid-commit);
+            # the pool discards it, and that first error is the one to answer with.
+            log.warning("rollback_failed", error=type(rollback_error).__name__)
 
     def _has_writes(self) -> bool:
         session = self.session
