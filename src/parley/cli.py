@@ -157,16 +157,7 @@ def serve(
     configure_logging(settings)
     with _one_line_errors():
         missing_file = _announce_database(settings.database_url)
-        state = _schema_state(settings.database_url, missing_file=missing_file)
-        if state == "new":
-            _creating(settings.database_url)
-        if state == "new" or (state == "behind" and settings.is_development):
-            migrations.upgrade(settings.database_url)
-        elif state == "behind":
-            raise CommandFailed(
-                "The database schema is behind this version: run `parley migrate` first.",
-                EXIT_NOT_READY,
-            )
+        _bring_schema_up(settings, _schema_state(settings.database_url, missing_file=missing_file))
     host = host or settings.host
     port = port if port is not None else settings.port
     os.environ[WORKERS_ENV] = str(workers)  # inherited by the workers; see AccessCache
@@ -262,14 +253,23 @@ def _prepare_admin_database(settings: Settings, *, create: bool) -> None:
             "or pass --create.",
             EXIT_NOT_READY,
         )
+    _bring_schema_up(settings, state)
+
+
+def _bring_schema_up(settings: Settings, state: str) -> None:
+    """Migrate a new database, and an outdated one only in development (decision 007)."""
+    if state == "current":
+        return
     if state == "new":
         _creating(settings.database_url)
-    if state == "new" or (state == "behind" and settings.is_development):
-        migrations.upgrade(settings.database_url)
-    elif state == "behind":
+    elif settings.is_development:
+        typer.echo("Migrating the database schema to this version.", err=True)
+    else:
         raise CommandFailed(
-            "The database schema is behind this version: run `parley migrate`.", EXIT_NOT_READY
+            "The database schema is behind this version: run `parley migrate` first.",
+            EXIT_NOT_READY,
         )
+    migrations.upgrade(settings.database_url)
 
 
 def _check_password(email: str, password: str) -> None:
