@@ -96,6 +96,7 @@ def own_postgres() -> Iterator[Postgres]:
 class Redis:
     port: int
     process: subprocess.Popen[bytes] | None = None
+    paused_until: float = 0.0  # monotonic time a CLIENT PAUSE ends
 
     @property
     def url(self) -> str:
@@ -126,6 +127,31 @@ class Redis:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+    def restart(self) -> None:
+        """Kill the server and start a fresh one on the same port: everything it held is lost."""
+        self.stop()
+        self.start()
+
+    def pause(self, mode: str = "ALL", seconds: float = 60.0) -> None:
+        """Hang the server with CLIENT PAUSE, sent from a connection of our own: ALL holds every
+        command, WRITE holds writes and PUBLISH."""
+        self._command("CLIENT", "PAUSE", str(int(seconds * 1000)), mode)
+        self.paused_until = time.monotonic() + seconds
+
+    def resume(self) -> None:
+        """CLIENT UNPAUSE. Redis 7.0 holds even this command while ALL commands are paused, so
+        then it returns only when the pause ends: keep such pauses short."""
+        self._command("CLIENT", "UNPAUSE", timeout=max(self.paused_until - time.monotonic(), 0) + 5)
+        self.paused_until = 0.0
+
+    def _command(self, *args: str, timeout: float = 5.0) -> None:
+        import redis
+
+        with redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=timeout, retry=None
+        ) as connection:
+            connection.execute_command(*args)
 
 
 @contextmanager
