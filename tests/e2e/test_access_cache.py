@@ -79,11 +79,12 @@ async def test_revocation_in_one_worker_reaches_the_other_through_redis(
 async def _wait_active(app: FastAPI) -> None:
     import asyncio
 
-    for _ in range(200):
+    # Trusted once a heartbeat of its own came back through Redis (every 0.5 s); a generous bound.
+    for _ in range(1000):
         if app.state.resources.access_cache.active:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the access cache never subscribed to Redis")
+    raise AssertionError("no heartbeat of the access cache came back through Redis")
 
 
 async def _eventually_401(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
