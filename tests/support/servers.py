@@ -147,9 +147,12 @@ class Redis:
 
     def _command(self, *args: str, timeout: float = 5.0) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
+        no_retry = Retry(NoBackoff(), 0)
         with redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=timeout, retry=None
+            host="127.0.0.1", port=self.port, socket_timeout=timeout, retry=no_retry
         ) as connection:
             connection.execute_command(*args)
 
