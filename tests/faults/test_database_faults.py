@@ -1,9 +1,10 @@
-"""A real `parley serve` whose PostgreSQL restarts and stops under a load of concurrent writers:
-every failure is a 503 with Retry-After, never a 500, and every acknowledged post is kept once,
-in order, with counters that agree."""
+"""A real `parley serve` under concurrent writers while its database restarts, stops, or is
+held by another writer: every failure is a 503 with Retry-After, never a 500, and every
+acknowledged post is kept once, in order, with counters that agree."""
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parley.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from tests.support.parley_server import ParleyServer, running_parley
 from tests.support.servers import Postgres, own_postgres, postgres_bin
 
@@ -26,7 +28,7 @@ WRITERS_PER_SESSION = 3
 REQUEST_TIMEOUT_S = 20.0
 TEST_BOUND_S = 40.0
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -52,6 +54,7 @@ class Load:
     statuses: Counter[int] = field(default_factory=Counter)
     wrong: list[str] = field(default_factory=list)  # anything but 201 or 503 with Retry-After
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    posts_each: int | None = None  # None: until stopped
     progress: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def run(self, http: httpx.AsyncClient) -> None:
@@ -59,7 +62,7 @@ class Load:
 
     async def _write(self, http: httpx.AsyncClient, writer: Writer) -> None:
         for n in itertools.count():
-            if self.stop.is_set():
+            if self.stop.is_set() or n == self.posts_each:
                 return
             content = f"{writer.name} post {n}"
             try:
@@ -89,9 +92,11 @@ class Load:
             await self.progress.wait_for(lambda: self.statuses[201] >= target)
 
 
-async def _writers(http: httpx.AsyncClient) -> list[Writer]:
+async def _writers(
+    http: httpx.AsyncClient, accounts: int = ACCOUNTS, per_session: int = WRITERS_PER_SESSION
+) -> list[Writer]:
     writers = []
-    for a in range(ACCOUNTS):
+    for a in range(accounts):
         email = f"writer-{a}-{time.time_ns()}@example.com"
         registered = await http.post(
             f"{API}/auth/register", json={"email": email, "password": PASSWORD}
@@ -102,7 +107,7 @@ async def _writers(http: httpx.AsyncClient) -> list[Writer]:
         created = await http.post(f"{API}/sessions", json={}, headers=headers)
         assert created.status_code == 201, created.text
         sid = created.json()["data"]["id"]
-        writers += [Writer(headers, sid, f"a{a}w{w}") for w in range(WRITERS_PER_SESSION)]
+        writers += [Writer(headers, sid, f"a{a}w{w}") for w in range(per_session)]
     return writers
 
 
@@ -166,6 +171,7 @@ async def _experiment(server: ParleyServer, postgres: Postgres) -> Load:
         return load
 
 
+@pytest.mark.postgres
 async def test_postgresql_restarted_and_stopped_under_writers_is_only_ever_503(
     postgres: Postgres, tmp_path: Path
 ) -> None:
@@ -174,3 +180,35 @@ async def test_postgresql_restarted_and_stopped_under_writers_is_only_ever_503(
         load = await asyncio.wait_for(_experiment(server, postgres), TEST_BOUND_S)
         assert load.statuses[503] > 0, "the faults were not felt"
         assert "Traceback" not in server.log
+
+
+async def _queue_behind(server: ParleyServer, database: Path) -> Load:
+    """64 writers post while another process holds SQLite's write lock for most of the busy
+    timeout, then all go through one by one."""
+    async with httpx.AsyncClient(
+        base_url=server.base, timeout=REQUEST_TIMEOUT_S, limits=httpx.Limits(max_connections=80)
+    ) as http:
+        load = Load(await _writers(http, accounts=16, per_session=4), posts_each=3)
+        other = sqlite3.connect(database, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            writing = asyncio.create_task(load.run(http))
+            await asyncio.sleep(SQLITE_BUSY_TIMEOUT_MS / 1000 * 0.7)
+            other.execute("ROLLBACK")
+            await writing
+        finally:
+            other.close()
+        assert not load.wrong, load.wrong[:10]
+        for sid in {w.session_id for w in load.writers}:
+            await _check_session(http, [w for w in load.writers if w.session_id == sid])
+        return load
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sqlite_writers_wait_their_turn_instead_of_timing_out(
+    tmp_path: Path, workers: int
+) -> None:
+    env = {"RATE_LIMIT_MAX": "1000000", "LOG_LEVEL": "WARNING"}
+    with running_parley(tmp_path, workers=workers, env=env) as server:
+        load = await asyncio.wait_for(_queue_behind(server, tmp_path / "serve.db"), TEST_BOUND_S)
+    assert load.statuses == {201: 64 * 3}
