@@ -2,6 +2,7 @@
 PARLEY_TEST_DATABASE_URL names one), the real app behind httpx, and a recording mailer."""
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import parley.models  # noqa: F401 - registers the tables
 from parley.core.config import Settings
@@ -20,6 +22,7 @@ from parley.core.mail import Mail
 from parley.db.base import Base
 from parley.db.engine import Database, create_database
 from parley.main import create_app
+from parley.middleware.access_log import UNMATCHED_ROUTE, route_template
 
 TEST_SECRET = "test-secret-" + "x" * 60
 PASSWORD = "correct horse battery staple"
@@ -126,9 +129,87 @@ async def app(app_factory: Callable[..., Any]) -> FastAPI:
     return application
 
 
+class AnsweredStatuses:
+    """Records, across the whole run, each (operation, status) pair an app answers, so the
+    last test can check that the published OpenAPI documents every one of them."""
+
+    def __init__(self) -> None:
+        # (method, path template, status) -> the first app that answered it
+        self.seen: dict[tuple[str, str, int], FastAPI] = {}
+
+    def wrap(self, application: FastAPI) -> ASGIApp:
+        async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+            statuses: list[int] = []
+
+            async def send_recorded(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+                await send(message)
+
+            try:
+                await application(scope, receive, send_recorded)
+            finally:
+                # The routed scope names the matched route; refusals that came before routing
+                # (a 429) are matched against the published paths instead.
+                method = "get" if scope["method"] == "HEAD" else scope["method"].lower()
+                path = route_template(scope)
+                if path == UNMATCHED_ROUTE:
+                    path = _published_template(application, method, scope["path"])
+                for status in statuses if path else ():
+                    self.seen.setdefault((method, path, status), application)
+
+        return recording
+
+    def undocumented(self) -> list[str]:
+        """Every answered pair the OpenAPI lacks, as `METHOD /path: status`."""
+        missing = []
+        for (method, path, status), application in sorted(self.seen.items(), key=lambda i: i[0]):
+            # A method the path lacks is no operation: its 405 is checked by the Allow tests.
+            operation = application.openapi()["paths"].get(path, {}).get(method)
+            if operation is not None and str(status) not in operation["responses"]:
+                missing.append(f"{method.upper()} {path}: {status}")
+        return missing
+
+
+def _published_template(application: FastAPI, method: str, path: str) -> str | None:
+    """The OpenAPI path a raw path falls under, literal segments first (/users/me, not /{id})."""
+    candidates = []
+    for template, item in application.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if method in item and re.fullmatch(pattern, path):
+            candidates.append((template.count("{"), template))
+    return min(candidates)[1] if candidates else None
+
+
+ANSWERED = AnsweredStatuses()
+
+
+class OpenAPICoverage(pytest.Item):
+    """Runs after every other test: fails on each answered status the OpenAPI lacks."""
+
+    def runtest(self) -> None:
+        missing = ANSWERED.undocumented()
+        if missing:
+            raise AssertionError(
+                f"{len(missing)} answered statuses are not in the OpenAPI:\n  "
+                + "\n  ".join(missing)
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return "tests/conftest.py", 0, "the OpenAPI documents every answered status"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    items.append(OpenAPICoverage.from_parent(session, name="openapi_documents_answered_statuses"))
+
+
 def make_client(application: FastAPI, **kwargs: Any) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(
-        app=application, client=kwargs.pop("peer", ("203.0.113.7", 5000))
+        app=ANSWERED.wrap(application), client=kwargs.pop("peer", ("203.0.113.7", 5000))
     )
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", **kwargs)
 

@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from parley import __version__
 from parley.api.errors import install_error_handlers
+from parley.api.methods import HeadAsGet, HeadWithoutBody
 from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
 from parley.auth.cache import AccessCache
@@ -112,6 +114,9 @@ def create_app(
     app.include_router(build_chats_router(settings), prefix=API_PREFIX, tags=["chat sessions"])
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
+    # HEAD wherever GET: served by the GET route, its body dropped outermost (see api.methods).
+    app.user_middleware.append(Middleware(HeadAsGet))
+    app.add_middleware(HeadWithoutBody)
     return app
 
 

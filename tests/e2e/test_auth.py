@@ -178,7 +178,8 @@ async def test_oauth2_form_endpoint_answers_in_rfc6749_shape(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
     response = await client.post(
-        f"{API}/auth/token", data={"username": alice.email, "password": PASSWORD}
+        f"{API}/auth/token",
+        data={"grant_type": "password", "username": alice.email, "password": PASSWORD},
     )
     assert response.status_code == 200
     body = response.json()
@@ -188,7 +189,8 @@ async def test_oauth2_form_endpoint_answers_in_rfc6749_shape(
     )
     assert me.status_code == 200
     bad = await client.post(
-        f"{API}/auth/token", data={"username": alice.email, "password": "nope-nope"}
+        f"{API}/auth/token",
+        data={"grant_type": "password", "username": alice.email, "password": "nope-nope"},
     )
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_grant"
 

@@ -69,7 +69,8 @@ async def test_every_api_operation_documents_its_errors_in_the_envelope(
     for path, method, op in api:
         for status in ("429", "500", "503"):
             assert status in op["responses"], (method, path, status)
-        if "requestBody" in op:
+        # The token form answers a malformed body with RFC 6749's 400 invalid_request.
+        if "requestBody" in op and path != "/api/v1/auth/token":
             for status in ("413", "415", "422"):
                 assert status in op["responses"], (method, path, status)
         for status, response in op["responses"].items():

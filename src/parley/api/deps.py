@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.api.openapi import answers
 from parley.api.resources import Resources
 from parley.auth.service import Principal, authenticate_access
 from parley.core.errors import Forbidden, Unauthorized
@@ -26,6 +27,7 @@ async def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
+@answers(503)
 async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """Open the request's database session; services commit, this only closes."""
     async with resources.database.sessions() as db:
@@ -35,6 +37,7 @@ async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
+@answers(401, 503)
 async def current_principal(
     request: Request,
     resources: ResourcesDep,
@@ -60,6 +63,7 @@ async def current_user(principal: CurrentPrincipal) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+@answers(403)
 async def admin_user(user: CurrentUser) -> User:
     if user.role != Role.ADMIN:
         security_event("forbidden", user_id=str(user.id), reason="admin route")
@@ -76,6 +80,7 @@ class PageParams:
     cursor: str | None
 
 
+@answers(400)  # a tampered cursor, or one of another list
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100)")] = 20,
     cursor: Annotated[

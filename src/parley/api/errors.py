@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from parley.api.methods import allowed_methods
 from parley.core.config import get_settings
 from parley.core.errors import (
     BadRequest,
@@ -110,7 +111,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return error_response(_validation_error(request, exc))
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _CODES.get(status, "bad_request" if status < 500 else "internal_error")
@@ -120,6 +121,9 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     response = JSONResponse(envelope(status, code, message), status_code=status)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if status == 405:
+        # The framework lists only the first route matching the path; a path has several.
+        response.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

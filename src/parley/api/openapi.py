@@ -1,28 +1,40 @@
-"""OpenAPI: error responses in the envelope for routers to declare, app-wide defaults for the
-errors any route can answer, and the bearer scheme.
+"""OpenAPI: every operation documents each status it can answer, in the envelope.
 
-    @router.get("/sessions/{chat_session_id}", responses=errors(404))
+Each operation's errors are derived from what it depends on, so they cannot drift from the
+code: a dependency declares what it may answer (`@answers(401, 503)` on the bearer check), a
+JSON body brings 400/413/415/422, parameters 422 (and 404 for a path id), every /api/v1 route
+429 (the request budget), every route 500. A route adds only what its own use case raises:
+
+    @router.patch("/me", responses=errors(409))
 """
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from parley.core.schemas import ErrorEnvelope
 
 API_PREFIX = "/api/v1"
 ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
+OAUTH2_ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/OAuth2Error"}
 BEARER_SCHEME = "BearerToken"
-_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
-# The OAuth2 form endpoint answers its own errors in the RFC 6749 shape; errors raised before
-# it runs (rate limit, body limit, validation) are still envelopes.
+# The OAuth2 form endpoint answers its own errors in the RFC 6749 shape (see its route).
 OAUTH2_TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 OAUTH2_ERROR_SCHEMA = {
     "type": "object",
     "title": "OAuth2Error",
     "required": ["error"],
-    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    "properties": {
+        "error": {
+            "type": "string",
+            "enum": ["invalid_request", "invalid_grant", "unsupported_grant_type"],
+        },
+        "error_description": {"type": "string"},
+    },
 }
 
 _RETRY_AFTER = {
@@ -30,11 +42,10 @@ _RETRY_AFTER = {
 }
 _WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}}}
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
-    400: ("Malformed request (bad JSON, tampered cursor)", None),
-    401: ("Missing, invalid, expired or revoked access token", _WWW_AUTHENTICATE),
-    403: ("Not allowed (administrators only, or account disabled)", None),
+    400: ("Malformed request (bad JSON, tampered or foreign cursor)", None),
+    401: ("Missing, invalid, expired or revoked credentials", _WWW_AUTHENTICATE),
+    403: ("Not allowed (administrators only, not the owner, or account disabled)", None),
     404: ("Not found, or not yours", None),
-    405: ("Method not allowed", None),
     409: ("Conflicts with an existing resource", None),
     413: ("Request body too large", None),
     415: ("Unsupported media type", None),
@@ -43,6 +54,22 @@ _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
     500: ("Internal error", None),
     503: ("Temporarily unavailable (database or a dependency is down)", _RETRY_AFTER),
 }
+_BODY_ERRORS = frozenset({400, 413, 415, 422})
+_HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
+
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+_DEPENDENCY_ERRORS: dict[Callable[..., Any], frozenset[int]] = {}
+
+
+def answers(*statuses: int) -> Callable[[Dependency], Dependency]:
+    """Declare the error statuses a dependency can answer; every operation that depends on
+    it, directly or not, documents them."""
+
+    def register(dependency: Dependency) -> Dependency:
+        _DEPENDENCY_ERRORS[dependency] = frozenset(statuses)
+        return dependency
+
+    return register
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -56,77 +83,110 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+def oauth2_errors(*statuses: int, or_envelope: tuple[int, ...] = ()) -> dict[int | str, Any]:
+    """Return a `responses` mapping for errors answered in the RFC 6749 shape; those also
+    answered by the middleware in the envelope (a 429) may be either."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in (*statuses, *or_envelope):
+        description, headers = _ERRORS[status]
+        schema: dict[str, Any] = OAUTH2_ERROR_SCHEMA_REF
+        if status in or_envelope:
+            schema = {"anyOf": [OAUTH2_ERROR_SCHEMA_REF, ERROR_SCHEMA_REF]}
+        responses[status] = {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+            **({"headers": headers} if headers else {}),
+        }
+    return responses
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Complete the generated schema with the app-wide error responses and the bearer scheme."""
+    """Complete the generated schema with each operation's errors and the bearer scheme."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            complete(generate())
+            complete(generate(), derived_errors(app))
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def complete(schema: dict[str, Any]) -> None:
-    """Add the defaults to a generated schema, in place."""
+def derived_errors(app: FastAPI) -> dict[tuple[str, str], set[int]]:
+    """The error statuses each (path, method) can answer by what its route depends on."""
+    derived: dict[tuple[str, str], set[int]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not context.path_format:
+            continue
+        statuses = {500}
+        if context.path_format.startswith(API_PREFIX):
+            statuses.add(429)  # the request budget (see parley.middleware.rate_limit)
+        if route.body_field is not None:
+            statuses |= _BODY_ERRORS
+        for dependant in _dependants(route.dependant):
+            if dependant.call is not None:
+                statuses |= _DEPENDENCY_ERRORS.get(dependant.call, frozenset())
+        for method in context.methods or ():
+            derived[context.path_format, method.lower()] = statuses
+    return derived
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def complete(schema: dict[str, Any], derived: dict[tuple[str, str], set[int]]) -> None:
+    """Add the derived errors and the bearer scheme to a generated schema, in place."""
     components = schema.setdefault("components", {})
     _add_error_schemas(components.setdefault("schemas", {}))
     schemes = components.setdefault("securitySchemes", {})
     schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
-            if method in _METHODS:
-                _complete_operation(path, operation)
+            if method in _HTTP_METHODS:
+                _complete_operation(operation, derived.get((path, method), {500}))
     _drop_unused_validation_schemas(schema)
 
 
-def _complete_operation(path: str, operation: dict[str, Any]) -> None:
-    if path == OAUTH2_TOKEN_PATH:
-        _document_oauth2_errors(operation.setdefault("responses", {}))
+def _complete_operation(operation: dict[str, Any], derived: set[int]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     parameters = operation.get("parameters", [])
-    wanted = {500}
-    if path.startswith(API_PREFIX):
-        wanted |= {429, 503}
-    if "requestBody" in operation:
-        wanted |= {400, 413, 415, 422}
+    wanted = set(derived)
     if parameters:
         wanted.add(422)
     if any(p.get("in") == "path" for p in parameters):
         wanted.add(404)
-    if any(p.get("name") == "cursor" for p in parameters):
-        wanted.add(400)
+    if "requestBody" in operation:
+        wanted.add(413)
+    # FastAPI documents a 422 it never sends in this shape; it is ours only when derived.
+    if "422" in responses and 422 not in wanted and not _is_ours(responses["422"]):
+        del responses["422"]
     security = operation.get("security")
-    if security:
-        wanted.add(401)
-        if not any(BEARER_SCHEME in requirement for requirement in security):
-            security.append({BEARER_SCHEME: []})
+    if security and not any(BEARER_SCHEME in requirement for requirement in security):
+        security.append({BEARER_SCHEME: []})
     for status in sorted(wanted):
         _ensure(responses, status)
+
+
+def _is_ours(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return not schema.get("$ref", "").endswith("/HTTPValidationError")
 
 
 def _ensure(responses: dict[str, Any], status: int) -> None:
     description, headers = _ERRORS[status]
     existing = responses.setdefault(str(status), {"description": description})
-    content = existing.get("content", {}).get("application/json", {})
+    if existing.get("description") in {None, "", "Successful Response"}:
+        existing["description"] = description
     # A route's own error shape stands (the token endpoint speaks RFC 6749), except FastAPI's
     # default validation shape, which this service never sends.
-    if not content or content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+    if not existing.get("content") or not _is_ours(existing):
         existing["content"] = {"application/json": {"schema": ERROR_SCHEMA_REF}}
     if headers:
         existing.setdefault("headers", headers)
-
-
-def _document_oauth2_errors(responses: dict[str, Any]) -> None:
-    either = {"anyOf": [OAUTH2_ERROR_SCHEMA, ERROR_SCHEMA_REF]}
-    for status in (400, 401, 403, 429):
-        description, headers = _ERRORS[status]
-        responses[str(status)] = {
-            "description": description,
-            "content": {"application/json": {"schema": either}},
-            **({"headers": headers} if headers else {}),
-        }
 
 
 def _add_error_schemas(schemas: dict[str, Any]) -> None:
@@ -134,6 +194,7 @@ def _add_error_schemas(schemas: dict[str, Any]) -> None:
     for name, definition in generated.pop("$defs", {}).items():
         schemas.setdefault(name, definition)
     schemas.setdefault("ErrorEnvelope", generated)
+    schemas.setdefault("OAuth2Error", OAUTH2_ERROR_SCHEMA)
 
 
 def _drop_unused_validation_schemas(schema: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
 
 from parley.api.deps import (
     CurrentPrincipal,
@@ -14,6 +14,7 @@ from parley.api.deps import (
     ResourcesDep,
     client_ip,
 )
+from parley.api.openapi import errors, oauth2_errors
 from parley.auth.schemas import (
     LoginRequest,
     LoginSessionRead,
@@ -23,6 +24,7 @@ from parley.auth.schemas import (
     PasswordReset,
     RefreshRequest,
     TokenPair,
+    TokenRequest,
 )
 from parley.auth.service import AuthService, ClientInfo
 from parley.core.cursors import list_scope
@@ -53,40 +55,84 @@ def _client(request: Request) -> ClientInfo:
     return ClientInfo(ip_address=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def register(data: UserCreate, db: DbSession, resources: ResourcesDep) -> Envelope[UserRead]:
     """Create an account. 409 when the email, username or phone number is taken."""
     user = await UserService(UnitOfWork(db), settings=resources.settings).register(data)
     return Envelope(message="Account created", data=UserRead.model_validate(user))
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 403))
 async def login(data: LoginRequest, request: Request, auth: AuthServiceDep) -> Envelope[TokenPair]:
     """Sign in with email and password; opens a login session for this device."""
     issued = await auth.login(data.email, data.password, client=_client(request))
     return Envelope(message="Logged in", data=TokenPair.model_validate(issued))
 
 
-@router.post("/token", response_model=OAuth2Token)
-async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, auth: AuthServiceDep
-) -> OAuth2Token | JSONResponse:
+_FORM = "application/x-www-form-urlencoded"
+_TOKEN_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {_FORM: {"schema": TokenRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/token",
+    response_model=OAuth2Token,
+    responses=oauth2_errors(400, 401, 403, or_envelope=(429,)),
+    openapi_extra=_TOKEN_FORM_BODY,
+)
+async def token(request: Request, auth: AuthServiceDep) -> OAuth2Token | JSONResponse:
     """OAuth2 password flow (`username` is the email), for the docs' Authorize button.
 
-    Answers in the RFC 6749 shape, errors included: `{error, error_description}`.
+    Answers in the RFC 6749 shape, errors included: `{error, error_description}`; a malformed
+    form is 400 `invalid_request`, another grant type 400 `unsupported_grant_type`.
     """
+    form = await _token_form(request)
+    if isinstance(form, JSONResponse):
+        return form
     try:
         issued = await auth.login(form.username, form.password, client=_client(request))
     except ParleyError as error:
+        if error.status >= 500:
+            raise  # an outage is the envelope's 503, like on every route
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
         if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)
-        body = {"error": "invalid_grant", "error_description": error.message}
-        return JSONResponse(body, status_code=error.status, headers=headers)
+        return _oauth2_error(error.status, "invalid_grant", error.message, headers)
     return OAuth2Token.model_validate(issued)
 
 
-@router.post("/refresh")
+async def _token_form(request: Request) -> TokenRequest | JSONResponse:
+    """Read the password grant form, or the RFC 6749 answer to a malformed one."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != _FORM:
+        return _oauth2_error(400, "invalid_request", f"The body must be an {_FORM} form")
+    form = await request.form()
+    repeated = sorted({name for name in form if len(form.getlist(name)) > 1})
+    if repeated:
+        return _oauth2_error(400, "invalid_request", f"Repeated parameter: {', '.join(repeated)}")
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    try:
+        return TokenRequest.model_validate(fields)
+    except ValidationError as exc:
+        wrong = sorted({str(e["loc"][0]) for e in exc.errors()})
+    if wrong == ["grant_type"] and "grant_type" in fields:
+        return _oauth2_error(400, "unsupported_grant_type", "Only the password grant is supported")
+    # Names only: an error never echoes what the client sent.
+    return _oauth2_error(400, "invalid_request", f"Missing or invalid: {', '.join(wrong)}")
+
+
+def _oauth2_error(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.post("/refresh", responses=errors(401))
 async def refresh(data: RefreshRequest, auth: AuthServiceDep) -> Envelope[TokenPair]:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     issued = await auth.refresh(data.refresh_token)

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from parley.core.passwords import MAX_PASSWORD_LENGTH
-from parley.core.schemas import InputModel, NoNul, ReadModel
+from parley.core.schemas import InputModel, NoNul, NoNulText, ReadModel
 from parley.users.schemas import Email, Password
 
 AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
@@ -16,7 +16,7 @@ OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 class LoginRequest(InputModel):
     # Any text: an address that cannot exist simply fails to sign in, like a wrong one.
-    email: Annotated[str, Field(min_length=1, max_length=320), NoNul]
+    email: Annotated[str, Field(min_length=1, max_length=320), NoNul, NoNulText]
     password: AnyPassword
 
 
@@ -36,6 +36,17 @@ class PasswordForgot(InputModel):
 class PasswordReset(InputModel):
     token: OpaqueToken
     new_password: Password
+
+
+class TokenRequest(BaseModel):
+    """The RFC 6749 password grant form of `/auth/token`; other parameters are ignored."""
+
+    grant_type: Literal["password"]
+    username: Annotated[str, Field(min_length=1, max_length=320), NoNul, NoNulText]
+    password: AnyPassword
+    scope: Annotated[str, Field(max_length=1000)] = ""
+    client_id: Annotated[str, Field(max_length=255)] = ""
+    client_secret: Annotated[str, Field(max_length=255)] = ""
 
 
 class TokenPair(ReadModel):

@@ -1,11 +1,12 @@
 """HTTP routes of the catalog: each chat session's vendor and sellers."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, status
 
 from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.openapi import errors
 from parley.catalog.repository import SELLER_RANKS, SellerPosition
 from parley.catalog.schemas import (
     SellerCreate,
@@ -17,7 +18,7 @@ from parley.catalog.schemas import (
 )
 from parley.catalog.service import SellerService, VendorService
 from parley.core.cursors import InvalidCursor, cursor_uuid, list_scope
-from parley.core.schemas import Envelope, ErrorEnvelope, Page, SearchQuery
+from parley.core.schemas import Envelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
 from parley.models.catalog import Seller
 
@@ -43,13 +44,7 @@ SellerQuery = Annotated[
 ]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorEnvelope} for code in (401, 422, *codes)}
-
-
-def _seller_after(
-    resources: ResourcesDep, cursor: str | None, scope: str
-) -> SellerPosition | None:
+def _seller_after(resources: ResourcesDep, cursor: str | None, scope: str) -> SellerPosition | None:
     if cursor is None:
         return None
     position = resources.cursors.decode(cursor, scope=scope, expect=frozenset({"rank", "id"}))
@@ -78,7 +73,7 @@ def _seller_page(
 @router.post(
     "/sessions/{chat_session_id}/vendor",
     status_code=status.HTTP_201_CREATED,
-    responses=_errors(403, 404, 409),
+    responses=errors(403, 404, 409),
 )
 async def create_vendor(
     chat_session_id: UUID, data: VendorCreate, user: CurrentUser, service: VendorServiceDep
@@ -88,7 +83,7 @@ async def create_vendor(
     return Envelope(message="Vendor created", data=VendorRead.model_validate(vendor))
 
 
-@router.get("/sessions/{chat_session_id}/vendor", responses=_errors(404))
+@router.get("/sessions/{chat_session_id}/vendor", responses=errors(404))
 async def get_session_vendor(
     chat_session_id: UUID, user: CurrentUser, service: VendorServiceDep
 ) -> Envelope[VendorRead]:
@@ -97,7 +92,7 @@ async def get_session_vendor(
     return Envelope(message="Vendor", data=VendorRead.model_validate(vendor))
 
 
-@router.patch("/sessions/{chat_session_id}/vendor", responses=_errors(403, 404))
+@router.patch("/sessions/{chat_session_id}/vendor", responses=errors(403, 404))
 async def update_vendor(
     chat_session_id: UUID, data: VendorUpdate, user: CurrentUser, service: VendorServiceDep
 ) -> Envelope[VendorRead]:
@@ -106,7 +101,7 @@ async def update_vendor(
     return Envelope(message="Vendor updated", data=VendorRead.model_validate(vendor))
 
 
-@router.delete("/sessions/{chat_session_id}/vendor", responses=_errors(403, 404))
+@router.delete("/sessions/{chat_session_id}/vendor", responses=errors(403, 404))
 async def delete_vendor(
     chat_session_id: UUID, user: CurrentUser, service: VendorServiceDep
 ) -> Envelope[None]:
@@ -115,7 +110,7 @@ async def delete_vendor(
     return Envelope(message="Vendor deleted", data=None)
 
 
-@router.get("/vendors", responses=_errors(400))
+@router.get("/vendors", responses=errors(400))
 async def list_vendors(
     user: CurrentUser,
     service: VendorServiceDep,
@@ -137,7 +132,7 @@ async def list_vendors(
     return Envelope(message="Vendors", data=data)
 
 
-@router.get("/vendors/{vendor_id}", responses=_errors(404))
+@router.get("/vendors/{vendor_id}", responses=errors(404))
 async def get_vendor(
     vendor_id: UUID, user: CurrentUser, service: VendorServiceDep
 ) -> Envelope[VendorRead]:
@@ -152,7 +147,7 @@ async def get_vendor(
 @router.post(
     "/sessions/{chat_session_id}/sellers",
     status_code=status.HTTP_201_CREATED,
-    responses=_errors(403, 404, 409),
+    responses=errors(403, 404, 409),
 )
 async def create_seller(
     chat_session_id: UUID, data: SellerCreate, user: CurrentUser, service: SellerServiceDep
@@ -162,7 +157,7 @@ async def create_seller(
     return Envelope(message="Seller created", data=SellerRead.model_validate(seller))
 
 
-@router.get("/sessions/{chat_session_id}/sellers", responses=_errors(400, 404))
+@router.get("/sessions/{chat_session_id}/sellers", responses=errors(400, 404))
 async def list_session_sellers(
     chat_session_id: UUID,
     user: CurrentUser,
@@ -184,7 +179,7 @@ async def list_session_sellers(
     return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
 
 
-@router.get("/sellers", responses=_errors(400))
+@router.get("/sellers", responses=errors(400))
 async def search_sellers(
     user: CurrentUser,
     service: SellerServiceDep,
@@ -207,7 +202,7 @@ async def search_sellers(
     return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
 
 
-@router.get("/sellers/{seller_id}", responses=_errors(404))
+@router.get("/sellers/{seller_id}", responses=errors(404))
 async def get_seller(
     seller_id: UUID, user: CurrentUser, service: SellerServiceDep
 ) -> Envelope[SellerRead]:
@@ -216,7 +211,7 @@ async def get_seller(
     return Envelope(message="Seller", data=SellerRead.model_validate(seller))
 
 
-@router.patch("/sellers/{seller_id}", responses=_errors(403, 404, 409))
+@router.patch("/sellers/{seller_id}", responses=errors(403, 404, 409))
 async def update_seller(
     seller_id: UUID, data: SellerUpdate, user: CurrentUser, service: SellerServiceDep
 ) -> Envelope[SellerRead]:
@@ -225,7 +220,7 @@ async def update_seller(
     return Envelope(message="Seller updated", data=SellerRead.model_validate(seller))
 
 
-@router.delete("/sellers/{seller_id}", responses=_errors(403, 404))
+@router.delete("/sellers/{seller_id}", responses=errors(403, 404))
 async def delete_seller(
     seller_id: UUID, user: CurrentUser, service: SellerServiceDep
 ) -> Envelope[None]:

@@ -15,7 +15,15 @@ from pydantic import (
 )
 from pydantic.functional_validators import AfterValidator
 
-from parley.core.schemas import InputModel, NoNul, PhoneNumber, ReadModel, trimmed
+from parley.core.schemas import (
+    InputModel,
+    NoNul,
+    NoNulText,
+    PhoneNumber,
+    ReadModel,
+    documented,
+    trimmed,
+)
 
 MAX_URL_LENGTH = 2048
 _URL_SCHEMES = frozenset({"http", "https"})
@@ -44,11 +52,17 @@ def _web_url(value: str) -> str:
     return value
 
 
-VendorName = Annotated[str, trimmed(1, 200), NoNul]
-SellerName = Annotated[str, trimmed(1, 100), NoNul]
-Product = Annotated[str, trimmed(1, 200), NoNul]
-LongText = Annotated[str, trimmed(1, 4000), NoNul]
-ImageUrl = Annotated[str, trimmed(1, MAX_URL_LENGTH), NoNul, AfterValidator(_web_url)]
+VendorName = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
+SellerName = Annotated[str, trimmed(1, 100), NoNul, NoNulText]
+Product = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
+LongText = Annotated[str, trimmed(1, 4000), NoNul, NoNulText]
+ImageUrl = Annotated[
+    str,
+    trimmed(1, MAX_URL_LENGTH),
+    NoNul,
+    AfterValidator(_web_url),
+    documented(format="uri", pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\\]+$"),
+]
 
 # The models call it chat_session_id; the contract calls it session_id.
 SessionId = Annotated[UUID, Field(validation_alias=AliasChoices("chat_session_id", "session_id"))]

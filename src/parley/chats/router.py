@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import ValidationError
 
 from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.openapi import errors
 from parley.chats.errors import UnsupportedMessageBody, invalid_body
 from parley.chats.schemas import (
     ChatSessionCreate,
@@ -20,7 +21,7 @@ from parley.chats.schemas import (
 from parley.chats.service import ChatService
 from parley.core.config import Settings
 from parley.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from parley.core.schemas import Envelope, ErrorEnvelope, Page, SearchQuery
+from parley.core.schemas import Envelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
 from parley.media.multipart import MultipartUpload
 from parley.media.service import MediaService
@@ -41,11 +42,7 @@ ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 Query_q = Annotated[SearchQuery | None, Query(description="Case-insensitive text to look for")]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorEnvelope} for code in (401, 422, *statuses)}
-
-
-@router.post("/sessions", status_code=status.HTTP_201_CREATED, responses=_errors())
+@router.post("/sessions", status_code=status.HTTP_201_CREATED, responses=errors())
 async def create_session(
     data: ChatSessionCreate, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[ChatSessionRead]:
@@ -54,7 +51,7 @@ async def create_session(
     return Envelope(message="Session created", data=ChatSessionRead.model_validate(chat_session))
 
 
-@router.get("/sessions", responses=_errors(400))
+@router.get("/sessions", responses=errors(400))
 async def list_sessions(
     user: CurrentUser, chats: ChatServiceDep, page: PageDep, q: Query_q = None
 ) -> Envelope[Page[ChatSessionRead]]:
@@ -66,7 +63,7 @@ async def list_sessions(
     return Envelope(message="Sessions", data=Page(items=items, next_cursor=next_cursor))
 
 
-@router.get("/sessions/{chat_session_id}", responses=_errors(404))
+@router.get("/sessions/{chat_session_id}", responses=errors(404))
 async def get_session(
     chat_session_id: UUID, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[ChatSessionRead]:
@@ -75,7 +72,7 @@ async def get_session(
     return Envelope(message="Session", data=ChatSessionRead.model_validate(chat_session))
 
 
-@router.patch("/sessions/{chat_session_id}", responses=_errors(403, 404))
+@router.patch("/sessions/{chat_session_id}", responses=errors(403, 404))
 async def rename_session(
     chat_session_id: UUID, data: ChatSessionUpdate, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[ChatSessionRead]:
@@ -84,7 +81,7 @@ async def rename_session(
     return Envelope(message="Session updated", data=ChatSessionRead.model_validate(chat_session))
 
 
-@router.delete("/sessions/{chat_session_id}", responses=_errors(403, 404))
+@router.delete("/sessions/{chat_session_id}", responses=errors(403, 404))
 async def delete_session(
     chat_session_id: UUID, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[None]:
@@ -145,7 +142,7 @@ def _text_message(payload: Any) -> MessageCreate:
         raise invalid_body(exc) from None
 
 
-@router.get("/sessions/{chat_session_id}/messages", responses=_errors(400, 404))
+@router.get("/sessions/{chat_session_id}/messages", responses=errors(400, 404))
 async def list_messages(
     chat_session_id: UUID,
     user: CurrentUser,
@@ -169,7 +166,7 @@ async def list_messages(
     return Envelope(message="Messages", data=Page(items=items, next_cursor=next_cursor))
 
 
-@router.get("/messages/{message_id}", responses=_errors(404))
+@router.get("/messages/{message_id}", responses=errors(404))
 async def get_message(
     message_id: UUID, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[MessageRead]:
@@ -178,7 +175,7 @@ async def get_message(
     return Envelope(message="Message", data=MessageRead.model_validate(message))
 
 
-@router.delete("/messages/{message_id}", responses=_errors(403, 404))
+@router.delete("/messages/{message_id}", responses=errors(403, 404))
 async def delete_message(
     message_id: UUID, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[None]:
@@ -231,7 +228,7 @@ def build_router(settings: Settings) -> APIRouter:
         post_message,
         methods=["POST"],
         status_code=status.HTTP_201_CREATED,
-        responses=_errors(403, 404, 413, 415),
+        responses=errors(400, 403, 404, 413, 415, 422),
         openapi_extra=_message_bodies(),
         max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES,
     )

@@ -7,13 +7,13 @@ from uuid import UUID
 from pydantic import AliasChoices, Field, field_validator
 
 from parley.catalog.schemas import VendorRead
-from parley.core.schemas import InputModel, NoNul, PhoneNumber, ReadModel, trimmed
+from parley.core.schemas import InputModel, NoNul, NoNulText, PhoneNumber, ReadModel, trimmed
 from parley.media.schemas import MediaRead
 from parley.models.chat import MessageKind, Sender
 
-Title = Annotated[str, trimmed(1, 200), NoNul]
-Content = Annotated[str, trimmed(1, 4096), NoNul]
-Caption = Annotated[str, trimmed(0, 4096), NoNul]
+Title = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
+Content = Annotated[str, trimmed(1, 4096), NoNul, NoNulText]
+Caption = Annotated[str, trimmed(0, 4096), NoNul, NoNulText]
 
 # The models call it chat_session_id; the contract calls it session_id.
 SessionId = Annotated[UUID, Field(validation_alias=AliasChoices("chat_session_id", "session_id"))]

@@ -1,10 +1,20 @@
 """Schema building blocks shared by every domain: strict inputs, the envelope, pages, and the
 field types the contract names (trimmed text, E.164 phone numbers)."""
 
+from dataclasses import dataclass
 from typing import Annotated, Generic, Literal, TypeVar
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
@@ -48,6 +58,25 @@ class ErrorEnvelope(BaseModel):
     error: ErrorInfo
 
 
+@dataclass(frozen=True, slots=True)
+class Documented:
+    """Publishes in a field's JSON schema a rule its validator enforces (pattern, format)."""
+
+    extra: tuple[tuple[str, str], ...]
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for key, value in self.extra:
+            json_schema.setdefault(key, value)  # a stricter pattern of the field's own stands
+        return json_schema
+
+
+def documented(**extra: str) -> Documented:
+    return Documented(tuple(extra.items()))
+
+
 def _no_nul(value: str) -> str:
     # PostgreSQL cannot store NUL in text, and no client means to send one.
     if "\x00" in value:
@@ -55,7 +84,9 @@ def _no_nul(value: str) -> str:
     return value
 
 
+NO_NUL_PATTERN = r"^[^\u0000]*$"
 NoNul = AfterValidator(_no_nul)
+NoNulText = documented(pattern=NO_NUL_PATTERN)
 
 
 def trimmed(min_length: int, max_length: int) -> StringConstraints:
@@ -66,7 +97,7 @@ def trimmed(min_length: int, max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-SearchQuery = Annotated[str, trimmed(0, 200), NoNul]
+SearchQuery = Annotated[str, trimmed(0, 200), NoNul, NoNulText]
 
 
 def _e164(value: object) -> str:
@@ -84,4 +115,9 @@ def _e164(value: object) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-PhoneNumber = Annotated[str, BeforeValidator(_e164)]
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+PhoneNumber = Annotated[
+    str,
+    BeforeValidator(_e164),
+    documented(pattern=E164_PATTERN, description="An E.164 phone number, e.g. +14155552671"),
+]

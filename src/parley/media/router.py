@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from parley.api.deps import CurrentUser, DbSession, ResourcesDep
-from parley.core.schemas import ErrorEnvelope
+from parley.api.openapi import errors
 from parley.db.uow import UnitOfWork
+from parley.media.detect import _ACCEPTED
 from parley.media.service import MediaService
 
 router = APIRouter()
@@ -17,6 +18,8 @@ router = APIRouter()
 # RFC 5987 attr-char beyond letters and digits: what filename* may carry unescaped.
 _ATTR_CHARS = "!#$&+-.^_`|~"
 _BINARY = {"type": "string", "format": "binary"}
+# What a download can be: the types the upload detector accepts.
+MEDIA_TYPES = frozenset(_ACCEPTED)
 
 
 async def get_media_service(db: DbSession, resources: ResourcesDep) -> MediaService:
@@ -45,14 +48,9 @@ def content_disposition(filename: str) -> str:
     responses={
         200: {
             "description": "The file's bytes, with the type detected when it was uploaded",
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
+            "content": {media_type: {"schema": _BINARY} for media_type in sorted(MEDIA_TYPES)},
         },
-        401: {"model": ErrorEnvelope},
-        404: {"model": ErrorEnvelope},
-        422: {"model": ErrorEnvelope},
-        503: {"model": ErrorEnvelope},
+        **errors(404),
     },
 )
 async def download_media(

@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from parley.api.deps import AdminUser, CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.openapi import errors
 from parley.core.cursors import list_scope
 from parley.core.schemas import Envelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
@@ -33,7 +34,7 @@ async def read_me(user: CurrentUser) -> Envelope[UserRead]:
     return Envelope(message="Current user", data=UserRead.model_validate(user))
 
 
-@router.patch("/me")
+@router.patch("/me", responses=errors(409))
 async def update_me(
     data: UserUpdateMe, user: CurrentUser, users: UserServiceDep
 ) -> Envelope[UserRead]:
@@ -83,7 +84,7 @@ async def read_user(user_id: UUID, _admin: AdminUser, users: UserServiceDep) -> 
     return Envelope(message="User", data=UserRead.model_validate(await users.get(user_id)))
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", responses=errors(409))
 async def update_user(
     user_id: UUID, data: UserUpdateAdmin, admin: AdminUser, users: UserServiceDep
 ) -> Envelope[UserRead]:
@@ -92,7 +93,7 @@ async def update_user(
     return Envelope(message="User updated", data=UserRead.model_validate(updated))
 
 
-@router.delete("/{user_id}")
+@router.delete("/{user_id}", responses=errors(409))
 async def delete_user(user_id: UUID, admin: AdminUser, users: UserServiceDep) -> Envelope[None]:
     """Delete a user and everything it owns (admin)."""
     await users.delete_by_admin(user_id, actor=admin)

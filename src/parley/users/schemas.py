@@ -7,11 +7,11 @@ from uuid import UUID
 from pydantic import EmailStr, Field, StringConstraints
 
 from parley.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from parley.core.schemas import InputModel, NoNul, PhoneNumber, ReadModel
+from parley.core.schemas import InputModel, NoNul, NoNulText, PhoneNumber, ReadModel
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 # Letters (any script), digits, dot, underscore and hyphen: safe to show and to put in a URL.
-Username = Annotated[str, StringConstraints(pattern=r"^[\w.-]{3,50}$"), NoNul]
+Username = Annotated[str, StringConstraints(pattern=r"^[\w.-]{3,50}$"), NoNul, NoNulText]
 Email = Annotated[EmailStr, Field(max_length=320)]
 
 
