@@ -1,5 +1,6 @@
 """Run the app under uvicorn with the edge limits, on one worker or several."""
 
+import contextlib
 import sys
 
 from uvicorn.config import STARTUP_FAILURE
@@ -15,9 +16,7 @@ APP = "parley.main:app"
 WORKER_START_TIMEOUT_S = 60
 
 
-def serve(
-    settings: Settings, *, host: str, port: int, workers: int, graceful_timeout: int
-) -> None:
+def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_timeout: int) -> None:
     config = EdgeConfig(
         APP,
         limits=EdgeLimits.from_settings(settings),
@@ -38,6 +37,8 @@ def serve(
         return
     config.load_app()
     server = Server(config=config)
-    server.run()  # a single worker closes its listening socket as it starts to drain
+    # uvicorn re-raises a drained Ctrl-C; uvicorn.run swallows it, and so do we.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()  # a single worker closes its listening socket as it starts to drain
     if not server.started:
         sys.exit(STARTUP_FAILURE)
