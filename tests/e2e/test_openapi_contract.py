@@ -156,7 +156,10 @@ def _assert_invalid_request(response: httpx.Response, error: str = "invalid_requ
     [
         pytest.param({}, id="no body"),
         pytest.param({"content": b"", "headers": {"Content-Type": FORM}}, id="empty form"),
-        pytest.param({"data": {"username": "a@example.com", "password": PASSWORD}}, id="no grant"),
+        pytest.param(
+            {"data": {"grant_type": "", "username": "a@example.com", "password": PASSWORD}},
+            id="empty grant",
+        ),
         pytest.param({"data": {"grant_type": "password", "password": PASSWORD}}, id="no username"),
         pytest.param(
             {"data": {"grant_type": "password", "username": "a@example.com"}}, id="no password"
@@ -197,10 +200,13 @@ async def test_another_grant_type_is_unsupported_grant_type(
     )
 
 
+@pytest.mark.parametrize(
+    "grant", [{"grant_type": "password"}, {}], ids=["password grant", "no grant"]
+)
 async def test_a_well_formed_token_request_still_signs_in(
-    client: httpx.AsyncClient, alice: Account
+    client: httpx.AsyncClient, alice: Account, grant: dict[str, str]
 ) -> None:
-    data = {"grant_type": "password", "username": alice.email, "password": PASSWORD}
+    data = {**grant, "username": alice.email, "password": PASSWORD}
     response = await client.post(f"{API}/auth/token", data=data)
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "bearer"

@@ -119,7 +119,7 @@ async def _token_form(request: Request) -> TokenRequest | JSONResponse:
         return TokenRequest.model_validate(fields)
     except ValidationError as exc:
         wrong = sorted({str(e["loc"][0]) for e in exc.errors()})
-    if wrong == ["grant_type"] and "grant_type" in fields:
+    if wrong == ["grant_type"] and fields["grant_type"]:
         return _oauth2_error(400, "unsupported_grant_type", "Only the password grant is supported")
     # Names only: an error never echoes what the client sent.
     return _oauth2_error(400, "invalid_request", f"Missing or invalid: {', '.join(wrong)}")

@@ -39,9 +39,12 @@ class PasswordReset(InputModel):
 
 
 class TokenRequest(BaseModel):
-    """The RFC 6749 password grant form of `/auth/token`; other parameters are ignored."""
+    """The RFC 6749 password grant form of `/auth/token`; other parameters are ignored.
 
-    grant_type: Literal["password"]
+    `grant_type` may be left out (the contract names only `username` and `password`).
+    """
+
+    grant_type: Literal["password"] = "password"
     username: Annotated[str, Field(min_length=1, max_length=320), NoNul, NoNulText]
     password: AnyPassword
     scope: Annotated[str, Field(max_length=1000)] = ""
