@@ -100,6 +100,26 @@ def oauth2_errors(*statuses: int, or_envelope: tuple[int, ...] = ()) -> dict[int
     return responses
 
 
+def created_links(**links: tuple[str, str, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
+    """Document the 201 of a create with OpenAPI links to the operations that address what it
+    created, as `Name=(method, path under /api/v1, {parameter: runtime expression})`."""
+    return {
+        201: {
+            "links": {
+                name: {
+                    "operationRef": f"#/paths/{_json_pointer(API_PREFIX + path)}/{method}",
+                    "parameters": parameters,
+                }
+                for name, (method, path, parameters) in links.items()
+            }
+        }
+    }
+
+
+def _json_pointer(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
 def install_openapi(app: FastAPI) -> None:
     """Complete the generated schema with each operation's errors and the bearer scheme."""
     generate = app.openapi

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, status
 
 from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
-from parley.api.openapi import errors
+from parley.api.openapi import created_links, errors
 from parley.catalog.repository import SELLER_RANKS, SellerPosition
 from parley.catalog.schemas import (
     SellerCreate,
@@ -70,10 +70,22 @@ def _seller_page(
 # Vendors ------------------------------------------------------------------------------------
 
 
+_VENDOR_SESSION = {"chat_session_id": "$request.path.chat_session_id"}
+_VENDOR = {"vendor_id": "$response.body#/data/id"}
+
+
 @router.post(
     "/sessions/{chat_session_id}/vendor",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(403, 404, 409),
+    responses={
+        **errors(403, 404, 409),
+        **created_links(
+            GetSessionVendor=("get", "/sessions/{chat_session_id}/vendor", _VENDOR_SESSION),
+            UpdateVendor=("patch", "/sessions/{chat_session_id}/vendor", _VENDOR_SESSION),
+            DeleteVendor=("delete", "/sessions/{chat_session_id}/vendor", _VENDOR_SESSION),
+            GetVendor=("get", "/vendors/{vendor_id}", _VENDOR),
+        ),
+    },
 )
 async def create_vendor(
     chat_session_id: UUID, data: VendorCreate, user: CurrentUser, service: VendorServiceDep
@@ -144,10 +156,20 @@ async def get_vendor(
 # Sellers ------------------------------------------------------------------------------------
 
 
+_SELLER = {"seller_id": "$response.body#/data/id"}
+
+
 @router.post(
     "/sessions/{chat_session_id}/sellers",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(403, 404, 409),
+    responses={
+        **errors(403, 404, 409),
+        **created_links(
+            GetSeller=("get", "/sellers/{seller_id}", _SELLER),
+            UpdateSeller=("patch", "/sellers/{seller_id}", _SELLER),
+            DeleteSeller=("delete", "/sellers/{seller_id}", _SELLER),
+        ),
+    },
 )
 async def create_seller(
     chat_session_id: UUID, data: SellerCreate, user: CurrentUser, service: SellerServiceDep

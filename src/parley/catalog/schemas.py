@@ -14,14 +14,17 @@ from pydantic import (
     field_validator,
 )
 from pydantic.functional_validators import AfterValidator
+from pydantic.json_schema import SkipJsonSchema
 
 from parley.core.schemas import (
     InputModel,
     NoNul,
     NoNulText,
+    NotBlankText,
     PhoneNumber,
     ReadModel,
     documented,
+    kept_when_omitted,
     trimmed,
 )
 
@@ -52,10 +55,10 @@ def _web_url(value: str) -> str:
     return value
 
 
-VendorName = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
-SellerName = Annotated[str, trimmed(1, 100), NoNul, NoNulText]
-Product = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
-LongText = Annotated[str, trimmed(1, 4000), NoNul, NoNulText]
+VendorName = Annotated[str, trimmed(1, 200), NoNul, NoNulText, NotBlankText]
+SellerName = Annotated[str, trimmed(1, 100), NoNul, NoNulText, NotBlankText]
+Product = Annotated[str, trimmed(1, 200), NoNul, NoNulText, NotBlankText]
+LongText = Annotated[str, trimmed(1, 4000), NoNul, NoNulText, NotBlankText]
 ImageUrl = Annotated[
     str,
     trimmed(1, MAX_URL_LENGTH),
@@ -94,8 +97,8 @@ class VendorUpdate(InputModel):
 
     _check_not_null = field_validator("name", "phone_number")(_not_null)
 
-    name: VendorName | None = None
-    phone_number: PhoneNumber | None = None
+    name: VendorName | SkipJsonSchema[None] = kept_when_omitted()
+    phone_number: PhoneNumber | SkipJsonSchema[None] = kept_when_omitted()
 
 
 class SellerRead(ReadModel):
@@ -123,8 +126,8 @@ class SellerUpdate(InputModel):
 
     _check_not_null = field_validator("name", "product")(_not_null)
 
-    name: SellerName | None = None
-    product: Product | None = None
+    name: SellerName | SkipJsonSchema[None] = kept_when_omitted()
+    product: Product | SkipJsonSchema[None] = kept_when_omitted()
     description: LongText | None = None
     benefits: LongText | None = None
     image_url: ImageUrl | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import ValidationError
 
 from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
-from parley.api.openapi import errors
+from parley.api.openapi import created_links, errors
 from parley.chats.errors import UnsupportedMessageBody, invalid_body
 from parley.chats.schemas import (
     ChatSessionCreate,
@@ -42,7 +42,23 @@ ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 Query_q = Annotated[SearchQuery | None, Query(description="Case-insensitive text to look for")]
 
 
-@router.post("/sessions", status_code=status.HTTP_201_CREATED, responses=errors())
+_SESSION = {"chat_session_id": "$response.body#/data/id"}
+
+
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    responses=created_links(
+        GetSession=("get", "/sessions/{chat_session_id}", _SESSION),
+        RenameSession=("patch", "/sessions/{chat_session_id}", _SESSION),
+        DeleteSession=("delete", "/sessions/{chat_session_id}", _SESSION),
+        PostMessage=("post", "/sessions/{chat_session_id}/messages", _SESSION),
+        ListMessages=("get", "/sessions/{chat_session_id}/messages", _SESSION),
+        CreateVendor=("post", "/sessions/{chat_session_id}/vendor", _SESSION),
+        CreateSeller=("post", "/sessions/{chat_session_id}/sellers", _SESSION),
+        ListSellers=("get", "/sessions/{chat_session_id}/sellers", _SESSION),
+    ),
+)
 async def create_session(
     data: ChatSessionCreate, user: CurrentUser, chats: ChatServiceDep
 ) -> Envelope[ChatSessionRead]:
@@ -204,7 +220,12 @@ def _schema(model: type[MessageCreate] | type[MediaMessageFields]) -> Any:
 def _message_bodies() -> dict[str, Any]:
     upload = _schema(MediaMessageFields)
     upload["properties"] = {
-        "file": {"type": "string", "format": "binary", "description": "The file to send"},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,  # an empty file is refused
+            "description": "The file to send",
+        },
         **upload["properties"],
     }
     upload["required"] = ["file"]
@@ -219,6 +240,9 @@ def _message_bodies() -> dict[str, Any]:
     }
 
 
+_MESSAGE = {"message_id": "$response.body#/data/id"}
+
+
 def build_router(settings: Settings) -> APIRouter:
     """Return the chats routes; the upload route's body limit follows MEDIA_MAX_BYTES."""
     built = APIRouter()
@@ -228,7 +252,13 @@ def build_router(settings: Settings) -> APIRouter:
         post_message,
         methods=["POST"],
         status_code=status.HTTP_201_CREATED,
-        responses=errors(400, 403, 404, 413, 415, 422),
+        responses={
+            **errors(400, 403, 404, 413, 415, 422),
+            **created_links(
+                GetMessage=("get", "/messages/{message_id}", _MESSAGE),
+                DeleteMessage=("delete", "/messages/{message_id}", _MESSAGE),
+            ),
+        },
         openapi_extra=_message_bodies(),
         max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES,
     )

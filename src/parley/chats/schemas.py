@@ -7,12 +7,20 @@ from uuid import UUID
 from pydantic import AliasChoices, Field, field_validator
 
 from parley.catalog.schemas import VendorRead
-from parley.core.schemas import InputModel, NoNul, NoNulText, PhoneNumber, ReadModel, trimmed
+from parley.core.schemas import (
+    InputModel,
+    NoNul,
+    NoNulText,
+    NotBlankText,
+    PhoneNumber,
+    ReadModel,
+    trimmed,
+)
 from parley.media.schemas import MediaRead
 from parley.models.chat import MessageKind, Sender
 
-Title = Annotated[str, trimmed(1, 200), NoNul, NoNulText]
-Content = Annotated[str, trimmed(1, 4096), NoNul, NoNulText]
+Title = Annotated[str, trimmed(1, 200), NoNul, NoNulText, NotBlankText]
+Content = Annotated[str, trimmed(1, 4096), NoNul, NoNulText, NotBlankText]
 Caption = Annotated[str, trimmed(0, 4096), NoNul, NoNulText]
 
 # The models call it chat_session_id; the contract calls it session_id.

@@ -2,7 +2,7 @@
 field types the contract names (trimmed text, E.164 phone numbers)."""
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import phonenumbers
 from pydantic import (
@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     GetJsonSchemaHandler,
     StringConstraints,
 )
@@ -89,6 +90,22 @@ NoNul = AfterValidator(_no_nul)
 NoNulText = documented(pattern=NO_NUL_PATTERN)
 
 
+@dataclass(frozen=True, slots=True)
+class _NotBlank:
+    """Text is trimmed before its length is counted, so text that must not be empty must not
+    be blank either; published with `not`, as the field's `pattern` already says "no NUL"."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["not"] = {"pattern": r"^\s*$"}
+        return json_schema
+
+
+NotBlankText = _NotBlank()
+
+
 def trimmed(min_length: int, max_length: int) -> StringConstraints:
     """Trim surrounding whitespace, then count the length in characters.
 
@@ -116,8 +133,28 @@ def _e164(value: object) -> str:
 
 
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+# A pattern cannot say which numbers a numbering plan assigns; the format names that rule, as
+# `email` does for addresses (decision 078).
+PHONE_FORMAT = "e164"
 PhoneNumber = Annotated[
     str,
     BeforeValidator(_e164),
-    documented(pattern=E164_PATTERN, description="An E.164 phone number, e.g. +14155552671"),
+    documented(
+        format=PHONE_FORMAT,
+        pattern=E164_PATTERN,
+        description=(
+            "An E.164 phone number valid in its country's numbering plan, e.g. +14155552671"
+        ),
+    ),
 ]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def kept_when_omitted() -> Any:
+    """The default of a PATCH field that is kept when omitted and cannot be cleared: type it
+    `T | SkipJsonSchema[None]` and refuse null in a validator; the published schema then
+    offers neither null nor a null default (decision 078)."""
+    return Field(default=None, json_schema_extra=_without_default)

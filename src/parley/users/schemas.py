@@ -5,9 +5,17 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import EmailStr, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from parley.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from parley.core.schemas import InputModel, NoNul, NoNulText, PhoneNumber, ReadModel
+from parley.core.schemas import (
+    InputModel,
+    NoNul,
+    NoNulText,
+    PhoneNumber,
+    ReadModel,
+    kept_when_omitted,
+)
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 # Letters (any script), digits, dot, underscore and hyphen: safe to show and to put in a URL.
@@ -36,7 +44,7 @@ class UserCreate(InputModel):
 class UserUpdateMe(InputModel):
     """Fields set to null are cleared (username, phone_number); omitted fields are kept."""
 
-    email: Email | None = None
+    email: Email | SkipJsonSchema[None] = kept_when_omitted()  # null is refused
     username: Username | None = None
     phone_number: PhoneNumber | None = None
 
