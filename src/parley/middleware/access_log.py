@@ -1,9 +1,9 @@
-"""One access line and the request metrics per request, written when the response is done."""
-
-import time
+"""One access line and the request metrics per request, written when the response is done
+(see parley.middleware.edge)."""
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Histogram
+from starlette.types import Scope
 
 from parley.ops.metrics import REQUEST_LATENCY, REQUESTS
 
@@ -12,6 +12,9 @@ log = structlog.get_logger("parley.access")
 # Requests that matched no route share one label, so scanners cannot blow up the metrics.
 UNMATCHED_ROUTE = "<unmatched>"
 MAX_LOGGED_PATH = 256
+MAX_CACHED_LABELS = 4096
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_plain_templates: dict[object, object | None] = {}
 
 
 def route_template(scope: Scope, root_path: str = "") -> str:
@@ -36,38 +39,19 @@ def _plain_route(scope: Scope) -> object | None:
     endpoint, router = scope.get("endpoint"), scope.get("router")
     if endpoint is None or router is None:
         return None
-    return next((r for r in router.routes if getattr(r, "endpoint", None) is endpoint), None)
+    if endpoint not in _plain_templates:  # the app's routes are fixed once it serves
+        _plain_templates[endpoint] = next(
+            (r for r in router.routes if getattr(r, "endpoint", None) is endpoint), None
+        )
+    return _plain_templates[endpoint]
 
 
-class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        root_path = scope.get("root_path", "")
-        status = 500  # what the server answers if the app raises before responding
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            _record(scope, status, time.perf_counter() - started, root_path)
-
-
-def _record(scope: Scope, status: int, seconds: float, root_path: str) -> None:
+def record(scope: Scope, method: str, status: int, seconds: float, root_path: str) -> None:
+    """Count, time and log one answered request under its route template."""
     route = route_template(scope, root_path)
-    method = scope["method"]
-    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-    REQUEST_LATENCY.labels(method=method, route=route).observe(seconds)
+    requests, latency = _metrics(method, route, status)
+    requests.inc()
+    latency.observe(seconds)
     state = scope.get("state") or {}
     user_id = state.get("user_id")
     client = scope.get("client")
@@ -81,3 +65,18 @@ def _record(scope: Scope, status: int, seconds: float, root_path: str) -> None:
         user_id=str(user_id) if user_id is not None else None,
         client_ip=client[0] if client else None,
     )
+
+
+def _metrics(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    # The labelled children, found once per (method, route, status); the methods a client
+    # may invent bound how many are kept, not how many are counted.
+    key = (method, route, status)
+    found = _children.get(key)
+    if found is None:
+        found = (
+            REQUESTS.labels(method=method, route=route, status=str(status)),
+            REQUEST_LATENCY.labels(method=method, route=route),
+        )
+        if len(_children) < MAX_CACHED_LABELS:
+            _children[key] = found
+    return found

@@ -7,21 +7,18 @@ header is uvicorn's: the client is the nearest address that is not itself a trus
 
 from typing import Any, cast
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 
-class TrustedProxyMiddleware:
-    def __init__(self, app: ASGIApp, *, trusted: list[str]) -> None:
-        self.app = app
-        self._proxy_aware: ASGIApp | None = (
-            cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=list(trusted)))
-            if trusted
-            else None
-        )
+async def _done(scope: Scope, receive: Receive, send: Send) -> None:
+    """The end of uvicorn's middleware here: it has rewritten the scope, nothing else to do."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._proxy_aware is None or scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self._proxy_aware(scope, receive, send)
+
+class ForwardedClient:
+    def __init__(self, trusted: list[str]) -> None:
+        self._rewrite = ProxyHeadersMiddleware(cast(Any, _done), trusted_hosts=list(trusted))
+
+    async def apply(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Set the scope's client (and scheme) from the forwarded headers of a trusted peer."""
+        await self._rewrite(cast(Any, scope), cast(Any, receive), cast(Any, send))

@@ -1,0 +1,180 @@
+"""The one per-request layer: every concern the contract puts around a request, in one pass.
+
+In order: the trusted proxy fixes the client address; the request gets its id (bound to every
+log line below); a CORS preflight is answered before it spends rate budget; the rate limit
+refuses before any body is read; a declared body over the limit is refused unread, a chunked
+one as the app reads past it; an exception that escapes the app becomes the 500 (or 503)
+envelope. Every response, whoever produced it, passes one `send` that adds the RateLimit-*,
+CORS, security and request-id headers, and is then logged and counted (parley.middleware.stack
+lists the layers around this one).
+"""
+
+import time
+
+import structlog
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parley.api.errors import error_response, internal_error_response
+from parley.core.errors import PayloadTooLarge, RateLimited
+from parley.core.ratelimit import Limiter
+from parley.core.tokens import TokenCodec
+from parley.middleware.access_log import record
+from parley.middleware.body_limit import BodyTooLarge, declared_length, limited
+from parley.middleware.cors import CorsPolicy
+from parley.middleware.proxy import ForwardedClient
+from parley.middleware.rate_limit import RequestBudget, bearer_token, budget_headers, is_exempt
+from parley.middleware.request_id import HEADER as REQUEST_ID
+from parley.middleware.request_id import request_id
+from parley.middleware.security_headers import SecurityHeaders, is_no_store
+from parley.ops.metrics import RATE_LIMITED
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class RequestHeaders:
+    """The few request headers the edge reads, found in one pass (the first of each name)."""
+
+    __slots__ = (
+        "authorization",
+        "content_length",
+        "multipart",
+        "origin",
+        "preflight",
+        "request_id",
+    )
+
+    def __init__(self, raw: Headers) -> None:
+        self.authorization: bytes | None = None
+        self.content_length: bytes | None = None
+        self.origin: bytes | None = None
+        self.request_id: bytes | None = None
+        self.multipart = False
+        self.preflight = False
+        for name, value in raw:
+            if name == b"authorization":
+                if self.authorization is None and value[:7].lower() == b"bearer ":
+                    self.authorization = value
+            elif name == b"content-length":
+                self.content_length = self.content_length or value
+            elif name == b"content-type":
+                self.multipart = self.multipart or value.lower().startswith(b"multipart/form-data")
+            elif name == b"origin":
+                self.origin = self.origin or value
+            elif name == REQUEST_ID:
+                self.request_id = self.request_id or value
+            elif name == b"access-control-request-method":
+                self.preflight = True
+
+
+class Exchange:
+    """One request's response side: the status for the log and the headers every response
+    gets."""
+
+    __slots__ = ("_send", "budget", "edge", "origin", "path", "request_id", "started", "status")
+
+    def __init__(self, edge: "EdgeMiddleware", send: Send, *, path: str, origin: bytes | None):
+        self.edge = edge
+        self._send = send
+        self.path = path
+        self.origin = origin
+        self.request_id = b""
+        self.budget: Headers = []
+        # What the server answers if the app raises before responding.
+        self.status = 500
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            headers = [*message.get("headers", ()), *self.budget]
+            self.edge.cors.apply(headers, self.origin)
+            message["headers"] = self.edge.security.apply(
+                headers, no_store=is_no_store(self.path), request_id=self.request_id
+            )
+        await self._send(message)
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        trusted_proxies: list[str],
+        hsts: bool,
+        cors_origins: list[str],
+        limiter: Limiter,
+        tokens: TokenCodec,
+        max_body_bytes: int,
+        max_multipart_bytes: int,
+        development: bool,
+    ) -> None:
+        self.app = app
+        self.forwarded = ForwardedClient(trusted_proxies) if trusted_proxies else None
+        self.security = SecurityHeaders(hsts=hsts)
+        self.cors = CorsPolicy(cors_origins)
+        self.budget = RequestBudget(limiter=limiter, tokens=tokens)
+        self.max_body_bytes = max_body_bytes
+        self.max_multipart_bytes = max_multipart_bytes
+        self.development = development  # the app's own settings, not the process environment
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.forwarded is not None:
+            await self.forwarded.apply(scope, receive, send)
+        request = RequestHeaders(scope["headers"])
+        rid = request_id(request.request_id)
+        scope.setdefault("state", {})["request_id"] = rid
+        exchange = Exchange(self, send, path=scope["path"], origin=request.origin)
+        exchange.request_id = rid.encode()
+        root_path = scope.get("root_path", "")
+        bound = structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
+        try:
+            await self._serve(scope, receive, exchange, request)
+        finally:
+            elapsed = time.perf_counter() - started
+            record(scope, scope["method"], exchange.status, elapsed, root_path)
+            structlog.contextvars.reset_contextvars(**bound)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, exchange: Exchange, request: RequestHeaders
+    ) -> None:
+        respond = exchange.send
+        if request.origin is not None and request.preflight and scope["method"] == "OPTIONS":
+            await self.cors.preflight_response(scope)(scope, receive, respond)
+            return
+        if not is_exempt(scope["path"]):
+            verdict = await self.budget.check(
+                bearer_token(request.authorization), scope.get("client")
+            )
+            if verdict is not None:
+                exchange.budget = budget_headers(verdict)
+                if not verdict.allowed:
+                    RATE_LIMITED.labels(limiter="request").inc()
+                    refusal = error_response(RateLimited(retry_after=verdict.reset_after))
+                    await refusal(scope, receive, respond)
+                    return
+        limit = self.max_multipart_bytes if request.multipart else self.max_body_bytes
+        declared = declared_length(request.content_length)
+        if declared is not None and declared > limit:
+            # Refused before a byte of it is read.
+            await error_response(PayloadTooLarge())(scope, receive, respond)
+            return
+        try:
+            await self.app(scope, limited(receive, limit), respond)
+        except ClientDisconnect:
+            return  # the client left mid-request: nobody is there to answer, and it is no bug
+        except Exception as exc:
+            if exchange.started:
+                raise  # too late for an error body; the server closes the connection
+            await self._error_response(exc)(scope, receive, respond)
+
+    def _error_response(self, exc: Exception) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            return error_response(PayloadTooLarge())
+        return internal_error_response(exc, development=self.development)
