@@ -3,20 +3,21 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.api.openapi import answers
 from parley.api.resources import Resources
 from parley.auth.service import Principal, authenticate_access
+from parley.core.clock import utcnow
 from parley.core.errors import Forbidden, Unauthorized
 from parley.core.logging import security_event
+from parley.core.tokens import InvalidToken
 from parley.models.user import Role, User
-
-# auto_error=False: a missing token is our own 401 in the envelope, not the framework's.
-bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 async def get_resources(request: Request) -> Resources:
@@ -36,30 +37,77 @@ async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
 
-@answers(401, 503)
-async def current_principal(
-    request: Request,
-    resources: ResourcesDep,
-    token: Annotated[str | None, Depends(bearer)],
-) -> Principal:
-    """Resolve the bearer token to a live login session of an active user."""
+
+def _bearer_token(request: Request) -> str | None:
+    """The bearer token as OAuth2PasswordBearer reads it: the first Authorization header."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            scheme, token = get_authorization_scheme_param(value.decode("latin-1"))
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def _remembered(request: Request) -> tuple[User, UUID] | None:
+    """The hot path: a remembered token whose login session is cached live, no await."""
+    token = _bearer_token(request)
+    if token is None:
+        return None
+    resources: Resources = request.app.state.resources
+    found = resources.access_cache.get_by_token(token)
+    if found is not None:
+        request.scope.setdefault("state", {})["user_id"] = found[0].id
+    return found
+
+
+async def _authenticate(request: Request) -> tuple[User, UUID]:
+    """Verify the token and check its login session live (then remember the token)."""
+    token = _bearer_token(request)
     if not token:
         raise Unauthorized("Not authenticated")
+    resources: Resources = request.app.state.resources
     principal = await authenticate_access(
         token, tokens=resources.tokens, database=resources.database, cache=resources.access_cache
     )
-    request.state.user_id = principal.user.id
-    return principal
+    try:
+        expires_at = resources.tokens.decode(token).expires_at  # verified above: remembered
+    except InvalidToken:
+        pass  # expired this very moment: accepted once, not remembered
+    else:
+        expires_in = (expires_at - utcnow()).total_seconds()
+        resources.access_cache.remember_token(
+            token, principal.login_session_id, expires_in=expires_in
+        )
+    request.scope.setdefault("state", {})["user_id"] = principal.user.id
+    return principal.user, principal.login_session_id
 
+
+class _Bearer(OAuth2PasswordBearer):
+    """The OAuth2 bearer scheme of the OpenAPI that resolves the token itself, so an
+    authenticated route resolves one dependency rather than a chain. auto_error=False: a
+    missing token is our own 401 in the envelope, not the framework's."""
+
+    def __init__(self) -> None:
+        super().__init__(tokenUrl=TOKEN_URL, scheme_name="OAuth2PasswordBearer", auto_error=False)
+
+
+class _PrincipalOfToken(_Bearer):
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        user, login_session_id = _remembered(request) or await _authenticate(request)
+        return Principal(user=user, login_session_id=login_session_id)
+
+
+class _UserOfToken(_Bearer):
+    async def __call__(self, request: Request) -> User:  # type: ignore[override]
+        return (_remembered(request) or await _authenticate(request))[0]
+
+
+# A live login session of an active user, from the bearer token.
+current_principal = answers(401, 503)(_PrincipalOfToken())
+current_user = answers(401, 503)(_UserOfToken())
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-async def current_user(principal: CurrentPrincipal) -> User:
-    return principal.user
-
-
 CurrentUser = Annotated[User, Depends(current_user)]
 
 

@@ -57,6 +57,9 @@ class AccessCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[UUID, tuple[float, User]] = {}
+        # The same live entries found by the access token itself, so a request whose token
+        # is remembered costs one look-up and one clock read (see remember_token).
+        self._tokens: dict[str, tuple[float, User, UUID]] = {}
         # Trusted for good in a lone process; a Redis-backed cache waits for its heartbeats.
         self._trusted_until = math.inf if redis_url is None and single_worker else -math.inf
         self._announced_trusted = False
@@ -80,6 +83,27 @@ class AccessCache:
         if entry is None or entry[0] <= now or entry[1].id != user_id:
             return None
         return entry[1]
+
+    def get_by_token(self, token: str) -> tuple[User, UUID] | None:
+        """The user and login session of a token remembered by `remember_token`, while live."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        now = self._clock()
+        if now >= entry[0] or now >= self._trusted_until:
+            return None
+        return entry[1], entry[2]
+
+    def remember_token(self, token: str, login_session_id: UUID, *, expires_in: float) -> None:
+        """Let a verified access token find its session's live entry directly, for no longer
+        than the entry or the token lives; invalidations drop it with the entry."""
+        now = self._clock()
+        entry = self._entries.get(login_session_id)
+        if entry is None or entry[0] <= now or now >= self._trusted_until:
+            return
+        if len(self._tokens) >= MAX_ENTRIES:
+            self._tokens.pop(next(iter(self._tokens)))
+        self._tokens[token] = (min(entry[0], now + expires_in), entry[1], login_session_id)
 
     def put(
         self, login_session_id: UUID, user: User, *, session_expires_in: float, epoch: int
@@ -127,6 +151,7 @@ class AccessCache:
             # After a gap, invalidations may have been missed: start empty.
             self._announce(trusted=False, reason="no heartbeat came back in time")
             self._entries.clear()
+            self._tokens.clear()
             self.epoch += 1
             self._announce(trusted=True, reason="heartbeat came back")
         self._trusted_until = max(self._trusted_until, until)
@@ -142,6 +167,8 @@ class AccessCache:
         self.epoch += 1
         for sid in [sid for sid, (_, user) in self._entries.items() if user.id == user_id]:
             self._entries.pop(sid, None)
+        for token in [token for token, (_, user, _) in self._tokens.items() if user.id == user_id]:
+            self._tokens.pop(token, None)
 
     async def start(self) -> None:
         if self._redis_url is not None:
