@@ -29,7 +29,8 @@ from parley.catalog.errors import SellerNameTaken, VendorExists
 from parley.core.errors import ParleyError
 from parley.db.base import Base
 from parley.db.repository import Repository, lock_row, violates
-from parley.models.catalog import Seller, Vendor
+from parley.db.search import dialect_name, folded_contains
+from parley.models.catalog import SELLER_SEARCH, Seller, Vendor
 from parley.models.chat import ChatSession
 from parley.models.user import Role, User
 
@@ -54,6 +55,10 @@ def name_key(name: str) -> str:
 
 
 class _CatalogRepository(Repository[ModelT]):
+    @property
+    def _dialect(self) -> str:
+        return dialect_name(self.session)
+
     async def _rowcount(self, statement: Any) -> int:
         result = cast(
             CursorResult[Any],
@@ -118,7 +123,8 @@ class VendorRepository(_CatalogRepository[Vendor]):
         if q:
             query = query.where(
                 or_(
-                    Vendor.name.icontains(q, autoescape=True),
+                    # Vendors are one per chat session: a scan of the owner's few rows.
+                    folded_contains(Vendor.name, q, self._dialect),
                     Vendor.phone_number.contains(q, autoescape=True),
                 )
             )
@@ -178,8 +184,9 @@ class SellerRepository(_CatalogRepository[Seller]):
                 query = query.where(Seller.id < after.id)
             query = query.order_by(Seller.id.desc())
         else:
-            rank = _rank(q)
-            query = select(Seller, rank).where(_matches(q))
+            search = _SellerSearch(q, self._dialect)
+            rank = search.rank()
+            query = select(Seller, rank).where(search.matches())
             if after is not None:
                 query = query.where(
                     or_(rank > after.rank, and_(rank == after.rank, Seller.id < after.id))
@@ -199,23 +206,29 @@ class SellerRepository(_CatalogRepository[Seller]):
         return exc
 
 
-def _name_matches(q: str) -> ColumnElement[bool]:
-    # name_key is the case-folded name, so the folded query matches it on every database.
-    return Seller.name_key.contains(name_key(q), autoescape=True)
+class _SellerSearch:
+    """Seller search (decisions 032 and 095): the name through its case-folded key, the other
+    fields through the database's search structure, all folding case the same way."""
 
+    def __init__(self, q: str, dialect: str) -> None:
+        self.q, self.key, self.dialect = q, name_key(q), dialect
 
-def _matches(q: str) -> ColumnElement[bool]:
-    return or_(
-        _name_matches(q),
-        Seller.product.icontains(q, autoescape=True),
-        Seller.description.icontains(q, autoescape=True),
-        Seller.benefits.icontains(q, autoescape=True),
-    )
+    def _name(self) -> ColumnElement[bool]:
+        # name_key is the case-folded name, so the folded query matches it on every database.
+        return Seller.name_key.contains(self.key, autoescape=True)
 
+    def _field(self, column: Any) -> ColumnElement[bool]:
+        return SELLER_SEARCH.contains(column, self.q, self.dialect)
 
-def _rank(q: str) -> ColumnElement[int]:
-    return case(
-        (_name_matches(q), RANK_NAME),
-        (Seller.product.icontains(q, autoescape=True), RANK_PRODUCT),
-        else_=RANK_TEXT,
-    )
+    def matches(self) -> ColumnElement[bool]:
+        text_fields = [Seller.product, Seller.description, Seller.benefits]
+        scan = or_(self._name(), *(folded_contains(c, self.q, self.dialect) for c in text_fields))
+        queries = {"name_key": self.key} | {c.key: self.q for c in text_fields}
+        return SELLER_SEARCH.any_contains(queries, self.dialect, otherwise=scan)
+
+    def rank(self) -> ColumnElement[int]:
+        return case(
+            (self._name(), RANK_NAME),
+            (self._field(Seller.product), RANK_PRODUCT),
+            else_=RANK_TEXT,
+        )

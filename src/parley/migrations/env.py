@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 import parley.models  # noqa: F401 - registers every table on the metadata
 from parley.db.base import Base
 from parley.db.engine import create_database
+from parley.db.search import is_search_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,8 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search structures live outside the models (FTS5 tables, GIN indexes).
+        include_name=lambda name, _type, _parents: not is_search_object(name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,11 +1,13 @@
 """What a chat session sells through: its vendor and its sellers."""
 
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.db.base import Base, IdMixin, TimestampMixin
+from parley.db.search import TrigramIndex
 from parley.db.types import key_string
 
 
@@ -46,3 +48,8 @@ class Seller(IdMixin, TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     benefits: Mapped[str | None] = mapped_column(Text)
     image_url: Mapped[str | None] = mapped_column(String(2048))
+
+
+# Search reads the case-folded name_key, so names fold like their uniqueness does.
+SELLER_SEARCH = TrigramIndex("sellers", ("name_key", "product", "description", "benefits"))
+SELLER_SEARCH.attach(cast(Table, Seller.__table__))

@@ -2,14 +2,24 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from parley.core.clock import utcnow
 from parley.db.base import Base, IdMixin, TimestampMixin
+from parley.db.search import TrigramIndex
 
 if TYPE_CHECKING:
     from parley.models.catalog import Vendor
@@ -52,6 +62,10 @@ class ChatSession(IdMixin, TimestampMixin, Base):
     last_message_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
     vendor: Mapped["Vendor | None"] = relationship(lazy="raise", uselist=False, viewonly=True)
+
+
+TITLE_SEARCH = TrigramIndex("chat_sessions", ("title",))
+TITLE_SEARCH.attach(cast(Table, ChatSession.__table__))
 
 
 class Message(IdMixin, Base):
