@@ -23,7 +23,8 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from parley.db.repository import Repository, lock_row
-from parley.models.chat import ChatSession, Media, Message
+from parley.db.search import dialect_name
+from parley.models.chat import TITLE_SEARCH, ChatSession, Media, Message
 from parley.models.user import Role, User
 
 # The LIKE escape character: "/" reads the same in every SQL dialect, unlike a backslash.
@@ -100,7 +101,7 @@ class ChatSessionRepository(Repository[ChatSession]):
         query = select(ChatSession).where(ChatSession.user_id == owner_id)
         if q:
             query = query.where(
-                func.lower(ChatSession.title).like(contains_pattern(q.lower()), escape=_LIKE_ESCAPE)
+                TITLE_SEARCH.contains(ChatSession.title, q, dialect_name(self.session))
             )
         if after is not None:
             activity_at, last_id = after
