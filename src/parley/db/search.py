@@ -61,12 +61,21 @@ def glob_pattern(query: str) -> str:
 
 def folded_contains(column: Any, query: str, dialect: str) -> ColumnElement[bool]:
     """`column` contains `query`, case folded, by a scan (no index): the same on every database."""
+    return _scan(column, scan_pattern(query, dialect), dialect)
+
+
+def scan_pattern(query: str, dialect: str) -> str:
+    """The operand of `folded_contains` on `dialect`: a GLOB pattern on SQLite, else LIKE."""
+    return glob_pattern(query) if dialect == "sqlite" else contains_pattern(query)
+
+
+def _scan(column: Any, pattern: Any, dialect: str) -> ColumnElement[bool]:
     if dialect == "sqlite":
-        return column.op("GLOB", is_comparison=True)(glob_pattern(query))  # type: ignore[no-any-return]
+        return column.op("GLOB", is_comparison=True)(pattern)  # type: ignore[no-any-return]
     if dialect == "postgresql":
-        return column.ilike(contains_pattern(query), escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+        return column.ilike(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
     return column.collate(MARIADB_COLLATION).like(  # type: ignore[no-any-return]
-        contains_pattern(query), escape=LIKE_ESCAPE
+        pattern, escape=LIKE_ESCAPE
     )
 
 
@@ -108,7 +117,7 @@ class TrigramIndex:
         the other databases (whose planners pick the GIN indexes themselves), it is `otherwise`:
         the same test written per column.
         """
-        if dialect == "sqlite" and all(len(q) >= TRIGRAM for q in queries.values()):
+        if all(self.uses_index(q, dialect) for q in queries.values()):
             expression = " OR ".join(f"{col} : {fts_phrase(q)}" for col, q in queries.items())
             return self._fts_lookup(expression)
         return otherwise
@@ -118,7 +127,24 @@ class TrigramIndex:
         scan = folded_contains(column, query, dialect)
         return self.any_contains({column.key: query}, dialect, otherwise=scan)
 
-    def _fts_lookup(self, expression: str) -> ColumnElement[bool]:
+    # For statements compiled once per dialect: pick the variant with `uses_index`, build it
+    # with `bound_contains` and bind `bound_value` to its parameter.
+
+    def uses_index(self, query: str, dialect: str) -> bool:
+        return dialect == "sqlite" and len(query) >= TRIGRAM
+
+    def bound_contains(
+        self, column: Any, dialect: str, *, indexed: bool, param: Any
+    ) -> ColumnElement[bool]:
+        """`contains` with its operand left to `param` (a bindparam)."""
+        return self._fts_lookup(param) if indexed else _scan(column, param, dialect)
+
+    def bound_value(self, column: Any, query: str, dialect: str) -> str:
+        if self.uses_index(query, dialect):
+            return f"{column.key} : {fts_phrase(query)}"
+        return scan_pattern(query, dialect)
+
+    def _fts_lookup(self, expression: Any) -> ColumnElement[bool]:
         match = literal_column(self.fts_table).op("MATCH")(expression)
         hits: Select[Any] = select(literal_column("rowid")).select_from(table(self.fts_table))
         hits = hits.where(match)
