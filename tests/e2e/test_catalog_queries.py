@@ -104,3 +104,50 @@ async def test_the_sellers_listing_scans_the_owner_index(
     for statement, parameters in listings:
         plan = await _plan(app, statement, parameters)
         assert "ix_sellers_user_id_id" in plan, plan
+
+
+async def _search_plans(
+    app: FastAPI, client: httpx.AsyncClient, account: Account, q: str
+) -> list[str]:
+    with _capture(app) as captured:
+        response = await client.get(f"{API}/sellers", params={"q": q}, headers=account.headers)
+        assert response.status_code == 200, response.text
+    searches = [(s, p) for s, p in captured if "FROM sellers" in s and "ORDER BY" in s]
+    assert len(searches) == 1
+    return [await _plan(app, statement, parameters) for statement, parameters in searches]
+
+
+async def test_seller_search_reads_the_search_structure(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    admin: Account,
+    dialect: str,
+) -> None:
+    for owner in [alice, bob]:
+        sid = await new_chat_session(client, owner)
+        for i in range(ROWS):
+            await create_seller(client, owner, sid, f"Seller {i}", description=f"Organic {i}")
+    if dialect == "sqlite":
+        [plan] = await _search_plans(app, client, alice, "ORGANIC")
+        assert "VIRTUAL TABLE INDEX" in plan and "sellers_search" in plan, plan
+    elif dialect == "postgresql":
+        # On a handful of rows the owner index is rightly cheaper; an admin's search has none.
+        [plan] = await _search_plans(app, client, admin, "ORGANIC")
+        assert "_trgm" in plan, plan
+    else:
+        # MariaDB indexes no substrings: the scan stays within the owner's rows.
+        [plan] = await _search_plans(app, client, alice, "ORGANIC")
+        assert "ix_sellers_user_id_id" in plan, plan
+
+
+async def test_a_short_seller_search_scans_only_the_owners_rows(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    for owner in [alice, bob]:
+        sid = await new_chat_session(client, owner)
+        for i in range(ROWS):
+            await create_seller(client, owner, sid, f"Seller {i}")
+    for plan in await _search_plans(app, client, alice, "É"):
+        assert "ix_sellers_user_id_id" in plan, plan
