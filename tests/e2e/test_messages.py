@@ -8,11 +8,13 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
+from parley.db import fast
 from parley.models.chat import Message
-from tests.conftest import Account, assert_error, count_queries
+from tests.conftest import Account, assert_error
 from tests.e2e.chat_helpers import API, MISSING, PNG, collect, new_session, post_text, upload
+from tests.e2e.test_chats_hot_paths import statements_sent
 
 MESSAGE_KEYS = {
     "id",
@@ -206,7 +208,8 @@ async def test_messages_come_back_in_posting_order_even_with_one_shared_timestam
     client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frozen = datetime(2030, 1, 1, tzinfo=UTC)
-    monkeypatch.setattr("parley.chats.service.utcnow", lambda: frozen)
+    for module in ("parley.chats.service", "parley.chats.hot_paths"):  # both paths' clock
+        monkeypatch.setattr(f"{module}.utcnow", lambda: frozen)
     session = await new_session(client, alice)
     posted = [await post_text(client, alice, session["id"], f"m{n}") for n in range(25)]
     assert {m["created_at"] for m in posted} == {posted[0]["created_at"]}
@@ -377,12 +380,13 @@ async def test_concurrent_posts_each_get_their_own_place_in_the_order(
 
 
 async def _page_queries(app: FastAPI, http: httpx.AsyncClient, who: Account, sid: str) -> int:
-    with count_queries(app) as statements:
+    with statements_sent(app) as sent:
         response = await http.get(
             f"{API}/sessions/{sid}/messages", params={"limit": 100}, headers=who.headers
         )
     assert response.status_code == 200
-    return len(statements)
+    assert sent.lean  # the page is read on the driver connection
+    return len(sent.lean) + len(sent.orm)
 
 
 async def test_a_message_page_costs_the_same_queries_for_2_or_12_messages(
@@ -431,19 +435,18 @@ async def _capture_page_query(
     app: FastAPI, http: httpx.AsyncClient, who: Account, sid: str, cursor: str
 ) -> tuple[str, Any]:
     captured: list[tuple[str, Any]] = []
-    engine = app.state.resources.database.engine.sync_engine
 
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def record(statement: str, parameters: Any) -> None:
         if "FROM messages" in statement and "ORDER BY messages.seq" in statement:
             captured.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", record)
+    fast.statement_observers.append(record)  # the page runs on the driver connection
     try:
         response = await http.get(
             f"{API}/sessions/{sid}/messages", params={"cursor": cursor}, headers=who.headers
         )
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        fast.statement_observers.remove(record)
     assert response.status_code == 200
     assert len(captured) == 1, captured
     return captured[0]

@@ -7,23 +7,32 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
+    ClauseElement,
+    ColumnElement,
     CursorResult,
+    Integer,
+    Select,
     Update,
     and_,
+    bindparam,
     case,
     delete,
     false,
     func,
     or_,
     select,
+    text,
     true,
     update,
 )
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from parley.db.fast import Compiled, Driver, Row, compiled
 from parley.db.repository import Repository, lock_row
 from parley.db.search import dialect_name
+from parley.models.catalog import Vendor
 from parley.models.chat import TITLE_SEARCH, ChatSession, Media, Message
 from parley.models.user import Role, User
 
@@ -39,6 +48,19 @@ def contains_pattern(text: str) -> str:
         .replace("_", f"{_LIKE_ESCAPE}_")
     )
     return f"%{escaped}%"
+
+
+def title_matches(column: Any, pattern: Any) -> ColumnElement[bool]:
+    """The title search: today a lowercase LIKE (decision 028).
+
+    The one seam for a search index: both session lists (ORM and lean) filter through it, the
+    lean one with the pattern bound as `:title_pattern` (see `title_pattern`).
+    """
+    return func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
+
+
+def title_pattern(q: str) -> str:
+    return contains_pattern(q.lower())
 
 
 def _rowcount(result: Any) -> int:
@@ -282,3 +304,278 @@ class MessageRepository(Repository[Message]):
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result) == 1
+
+
+# The lean path: the hot reads and the text post as statements compiled once per dialect and
+# run on the driver connection (db/fast.py). Rows come back as tuples in the column orders below.
+
+_cs = ChatSession.__table__
+_v = Vendor.__table__
+_m = Message.__table__
+_md = Media.__table__
+
+# id, title, user_id, created_at, updated_at, last_message_at, message_count, seller_count,
+# activity_at, then the vendor: id, name, phone_number, created_at, updated_at (all None if none).
+SESSION_COLUMNS = (
+    _cs.c.id,
+    _cs.c.title,
+    _cs.c.user_id,
+    _cs.c.created_at,
+    _cs.c.updated_at,
+    _cs.c.last_message_at,
+    _cs.c.message_count,
+    _cs.c.seller_count,
+    _cs.c.activity_at,
+    _v.c.id,
+    _v.c.name,
+    _v.c.phone_number,
+    _v.c.created_at,
+    _v.c.updated_at,
+)
+# id, sender, kind, content, phone_number, created_at, seq, then the media: id, content_type,
+# size, filename (all None if none).
+MESSAGE_COLUMNS = (
+    _m.c.id,
+    _m.c.sender,
+    _m.c.kind,
+    _m.c.content,
+    _m.c.phone_number,
+    _m.c.created_at,
+    _m.c.seq,
+    _md.c.id,
+    _md.c.content_type,
+    _md.c.size,
+    _md.c.filename,
+)
+
+
+def _sessions_with_vendor() -> Select[Any]:
+    return select(*SESSION_COLUMNS).select_from(_cs.outerjoin(_v, _v.c.chat_session_id == _cs.c.id))
+
+
+def _visible(admin: bool) -> Select[Any]:
+    """The chat session `:sid` if the viewer `:viewer` may read it (an admin reads any)."""
+    query = select(_cs.c.id).where(_cs.c.id == bindparam("sid"))
+    return query if admin else query.where(_cs.c.user_id == bindparam("viewer"))
+
+
+def _session_read(admin: bool) -> ClauseElement:
+    query = _sessions_with_vendor().where(_cs.c.id == bindparam("sid"))
+    return query if admin else query.where(_cs.c.user_id == bindparam("viewer"))
+
+
+def _session_page(after: bool, q: bool) -> ClauseElement:
+    query = _sessions_with_vendor().where(_cs.c.user_id == bindparam("owner"))
+    if q:
+        query = query.where(title_matches(_cs.c.title, bindparam("title_pattern")))
+    if after:
+        at = bindparam("after_at", type_=_cs.c.activity_at.type)
+        last_id = bindparam("after_id", type_=_cs.c.id.type)
+        query = query.where(
+            or_(_cs.c.activity_at < at, and_(_cs.c.activity_at == at, _cs.c.id < last_id))
+        )
+    return query.order_by(_cs.c.activity_at.desc(), _cs.c.id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
+
+
+def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> ClauseElement:
+    # The ownership test is an EXISTS on the session's own row: joining from chat_sessions
+    # made PostgreSQL's planner sort the whole session before the LIMIT.
+    query = (
+        select(*MESSAGE_COLUMNS)
+        .select_from(_m.outerjoin(_md, _md.c.message_id == _m.c.id))
+        .where(_m.c.chat_session_id == bindparam("sid"), _visible(admin).exists())
+    )
+    if q:
+        query = query.where(
+            func.lower(_m.c.content).like(bindparam("content_pattern"), escape=_LIKE_ESCAPE)
+        )
+    if after:
+        after_seq = bindparam("after_seq", type_=BigInteger)
+        query = query.where(_m.c.seq < after_seq if descending else _m.c.seq > after_seq)
+    order = _m.c.seq.desc() if descending else _m.c.seq.asc()
+    return query.order_by(order).limit(bindparam("limit", type_=Integer))
+
+
+# Post a text message: claim the next sequence number and the time (never before the previous
+# message's, decision 062) under the session's row lock, count the message in, insert it, and
+# return the owner with the message's time (none: not owned, or no such session).
+_POST_POSTGRESQL = """
+WITH locked AS (
+    SELECT id, user_id, last_message_seq, last_message_at
+    FROM chat_sessions WHERE id = CAST(:sid AS UUID) FOR UPDATE
+), claim AS (
+    SELECT id, last_message_seq + 1 AS seq,
+           GREATEST(CAST(:now AS TIMESTAMPTZ), last_message_at) AS at
+    FROM locked WHERE user_id = CAST(:author AS UUID)
+), counted AS (
+    UPDATE chat_sessions AS s
+    SET last_message_seq = claim.seq, message_count = s.message_count + 1,
+        last_message_at = claim.at, activity_at = claim.at, updated_at = claim.at,
+        title = CASE WHEN s.title_is_default THEN CAST(:title AS VARCHAR) ELSE s.title END,
+        title_is_default = false
+    FROM claim WHERE s.id = claim.id
+    RETURNING claim.seq, claim.at
+), posted AS (
+    INSERT INTO messages (id, chat_session_id, seq, sender, kind, content, phone_number, created_at)
+    SELECT CAST(:id AS UUID), CAST(:sid AS UUID), seq, CAST(:sender AS VARCHAR), 'text',
+           CAST(:content AS TEXT), CAST(:phone AS VARCHAR), at
+    FROM counted
+    RETURNING created_at
+)
+SELECT locked.user_id, posted.created_at FROM locked LEFT JOIN posted ON true
+"""
+# SQLite: the whole transaction holds the write lock (BEGIN IMMEDIATE in the writer turn), and
+# SET reads the row as it was, so each time is max(now, the previous message's).
+_CLAIM_SQLITE = """
+UPDATE chat_sessions
+SET last_message_seq = last_message_seq + 1, message_count = message_count + 1,
+    last_message_at = max(:now, coalesce(last_message_at, :now)),
+    activity_at = max(:now, coalesce(last_message_at, :now)),
+    updated_at = max(:now, coalesce(last_message_at, :now)),
+    title = CASE WHEN title_is_default THEN :title ELSE title END,
+    title_is_default = 0
+WHERE id = :sid AND user_id = :author
+RETURNING last_message_seq, last_message_at
+"""
+_INSERT_SQLITE = """
+INSERT INTO messages (id, chat_session_id, seq, sender, kind, content, phone_number, created_at)
+VALUES (:id, :sid, :seq, :sender, 'text', :content, :phone, :at)
+"""
+# MariaDB: the UPDATE locks the row by its primary key (decision 061); the INSERT reads the
+# locked row through that key too and checks the owner (none inserted: refuse and roll back).
+# Each assignment reads the same whichever way SET is evaluated (left to right by default).
+_CLAIM_MYSQL = """
+UPDATE chat_sessions
+SET title = CASE WHEN title_is_default THEN :title ELSE title END,
+    title_is_default = 0,
+    last_message_seq = last_message_seq + 1, message_count = message_count + 1,
+    last_message_at = GREATEST(:now, COALESCE(last_message_at, :now)),
+    activity_at = GREATEST(:now, COALESCE(last_message_at, :now)),
+    updated_at = GREATEST(:now, COALESCE(last_message_at, :now))
+WHERE id = :sid
+"""
+_INSERT_MYSQL = """
+INSERT INTO messages (id, chat_session_id, seq, sender, kind, content, phone_number, created_at)
+SELECT :id, id, last_message_seq, :sender, 'text', :content, :phone, last_message_at
+FROM chat_sessions FORCE INDEX (PRIMARY)
+WHERE id = :sid AND user_id = :author
+RETURNING created_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PostedText:
+    """A text message's place: the time it got, or the session's owner when it was refused."""
+
+    created_at: Any  # as the driver reads it; None when refused
+    owner_id: Any  # PostgreSQL tells the owner it found; elsewhere None
+
+
+class ChatRows:
+    """The chats SQL of the lean path, on one driver connection."""
+
+    def __init__(self, db: Driver, dialect: Any) -> None:
+        self.db = db
+        self.dialect = dialect
+
+    def _statement(self, key: tuple[Any, ...], build: Any) -> Compiled:
+        return compiled(key, self.dialect, build)
+
+    async def session(self, chat_session_id: UUID, viewer: User) -> Row | None:
+        admin = viewer.role == Role.ADMIN
+        statement = self._statement(("chats.session", admin), lambda: _session_read(admin))
+        params = {"sid": self.db.uuid(chat_session_id), "viewer": self.db.uuid(viewer.id)}
+        rows = await self.db.fetch(statement, params)
+        return rows[0] if rows else None
+
+    async def session_page(
+        self, owner_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None, q: str | None
+    ) -> list[Row]:
+        """Up to limit + 1 of the owner's sessions, most recently active first."""
+        key = ("chats.sessions", after is not None, bool(q))
+        statement = self._statement(key, lambda: _session_page(after is not None, bool(q)))
+        params: dict[str, Any] = {"owner": self.db.uuid(owner_id), "limit": limit + 1}
+        if q:
+            params["title_pattern"] = title_pattern(q)
+        if after is not None:
+            params["after_at"] = self.db.time(after[0])
+            params["after_id"] = self.db.uuid(after[1])
+        return await self.db.fetch(statement, params)
+
+    async def message_page(
+        self,
+        chat_session_id: UUID,
+        viewer: User,
+        *,
+        limit: int,
+        after_seq: int | None,
+        descending: bool,
+        q: str | None,
+    ) -> list[Row]:
+        """Up to limit + 1 messages of a session the viewer may read, in sequence order."""
+        admin, after, search = viewer.role == Role.ADMIN, after_seq is not None, bool(q)
+        statement = self._statement(
+            ("chats.messages", admin, descending, after, search),
+            lambda: _message_page(admin, descending, after, search),
+        )
+        params: dict[str, Any] = {
+            "sid": self.db.uuid(chat_session_id),
+            "viewer": self.db.uuid(viewer.id),
+            "limit": limit + 1,
+            "after_seq": after_seq,
+        }
+        if q:
+            params["content_pattern"] = contains_pattern(q.lower())
+        return await self.db.fetch(statement, params)
+
+    async def is_visible(self, chat_session_id: UUID, viewer: User) -> bool:
+        admin = viewer.role == Role.ADMIN
+        statement = self._statement(("chats.visible", admin), lambda: _visible(admin))
+        params = {"sid": self.db.uuid(chat_session_id), "viewer": self.db.uuid(viewer.id)}
+        return bool(await self.db.fetch(statement, params))
+
+    async def post_text(
+        self,
+        message_id: UUID,
+        chat_session_id: UUID,
+        author_id: UUID,
+        *,
+        now: datetime,
+        title: str,
+        sender: str,
+        content: str,
+        phone_number: str | None,
+    ) -> PostedText:
+        """Append a text message in as few round trips as the database allows."""
+        db = self.db
+        params: dict[str, Any] = {
+            "id": db.uuid(message_id),
+            "sid": db.uuid(chat_session_id),
+            "author": db.uuid(author_id),
+            "now": db.time(now),
+            "title": title,
+            "sender": sender,
+            "content": content,
+            "phone": phone_number,
+        }
+        name = self.dialect.name
+        if name == "postgresql":
+            rows = await db.fetch(self._text("chats.post", _POST_POSTGRESQL), params)
+            if not rows:
+                return PostedText(created_at=None, owner_id=None)
+            return PostedText(created_at=rows[0][1], owner_id=rows[0][0])
+        if name == "sqlite":
+            claimed = await db.fetch(self._text("chats.claim", _CLAIM_SQLITE), params)
+            if not claimed:
+                return PostedText(created_at=None, owner_id=None)
+            params["seq"], params["at"] = claimed[0]
+            await db.fetch(self._text("chats.insert", _INSERT_SQLITE), params)
+            return PostedText(created_at=params["at"], owner_id=None)
+        await db.fetch(self._text("chats.claim", _CLAIM_MYSQL), params)
+        inserted = await db.fetch(self._text("chats.insert", _INSERT_MYSQL), params)
+        return PostedText(created_at=inserted[0][0] if inserted else None, owner_id=None)
+
+    def _text(self, key: str, sql: str) -> Compiled:
+        return self._statement((key,), lambda: text(sql))

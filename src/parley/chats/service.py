@@ -47,6 +47,32 @@ def title_from(content: str) -> str:
     return head.rsplit(" ", 1)[0]
 
 
+def session_position(cursors: CursorCodec, cursor: str, scope: str) -> tuple[datetime, UUID]:
+    """Where a page of sessions continues: after this (activity_at, id)."""
+    position = cursors.decode(cursor, scope=scope, expect=_SESSION_CURSOR)
+    try:
+        activity_at = datetime.fromisoformat(position["activity_at"])
+        last_id = UUID(position["id"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor from exc
+    if activity_at.tzinfo is None:
+        raise InvalidCursor
+    return activity_at, last_id
+
+
+def session_cursor(activity_at: datetime, last_id: UUID | str) -> dict[str, str]:
+    """The position a page of sessions ends at."""
+    return {"activity_at": activity_at.isoformat(), "id": str(last_id)}
+
+
+def message_position(cursors: CursorCodec, cursor: str, scope: str) -> int:
+    """Where a page of messages continues: after this sequence number."""
+    seq = cursors.decode(cursor, scope=scope, expect=_MESSAGE_CURSOR)["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise InvalidCursor
+    return seq
+
+
 class ChatService:
     def __init__(self, uow: UnitOfWork, *, cursors: CursorCodec, media: MediaService) -> None:
         self.uow = uow
@@ -94,15 +120,14 @@ class ChatService:
     ) -> tuple[list[ChatSession], str | None]:
         """Return a page of the owner's sessions, most recently active first."""
         scope = list_scope("sessions", owner.id)
-        after = self._session_position(cursor, scope) if cursor else None
+        after = session_position(self.cursors, cursor, scope) if cursor else None
         async with self.uow:
             rows = await self.sessions.list_page(owner.id, limit=limit, after=after, q=q)
         page, more = rows[:limit], len(rows) > limit
         if not more:
             return page, None
         last = page[-1]
-        position = {"activity_at": last.activity_at.isoformat(), "id": str(last.id)}
-        return page, self.cursors.encode(position, scope=scope)
+        return page, self.cursors.encode(session_cursor(last.activity_at, last.id), scope=scope)
 
     async def rename_session(
         self, chat_session_id: UUID, *, actor: User, data: ChatSessionUpdate
@@ -131,21 +156,7 @@ class ChatService:
             await self.uow.commit()
 
     async def _refuse_write(self, chat_session_id: UUID, actor: User) -> NoReturn:
-        """Explain why a write matched nothing: 404 when unseen, 403 for an admin's reading."""
-        if await self.sessions.get_visible(chat_session_id, actor) is None:
-            raise ChatSessionNotFound
-        raise NotChatSessionOwner
-
-    def _session_position(self, cursor: str, scope: str) -> tuple[datetime, UUID]:
-        position = self.cursors.decode(cursor, scope=scope, expect=_SESSION_CURSOR)
-        try:
-            activity_at = datetime.fromisoformat(position["activity_at"])
-            last_id = UUID(position["id"])
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor from exc
-        if activity_at.tzinfo is None:
-            raise InvalidCursor
-        return activity_at, last_id
+        await refuse_write(self.sessions, chat_session_id, actor)
 
     # Messages
 
@@ -217,7 +228,7 @@ class ChatService:
         """Return a page of a readable session's messages in sequence order."""
         # A cursor continues the session and the order it was made for; another would skip.
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
-        after_seq = self._message_position(cursor, scope) if cursor else None
+        after_seq = message_position(self.cursors, cursor, scope) if cursor else None
         async with self.uow:
             if await self.sessions.get_visible(chat_session_id, viewer) is None:
                 raise ChatSessionNotFound
@@ -228,12 +239,6 @@ class ChatService:
         if not more:
             return page, None
         return page, self.cursors.encode({"seq": page[-1].seq}, scope=scope)
-
-    def _message_position(self, cursor: str, scope: str) -> int:
-        seq = self.cursors.decode(cursor, scope=scope, expect=_MESSAGE_CURSOR)["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            raise InvalidCursor
-        return seq
 
     async def get_message(self, message_id: UUID, *, viewer: User) -> Message:
         """Return a message its session's owner or an admin may read; 404 otherwise."""
@@ -263,6 +268,15 @@ class ChatService:
             await self.sessions.refresh_last_message_at(chat_session_id, now=now)
             self.media.delete_after_commit(keys)
             await self.uow.commit()
+
+
+async def refuse_write(
+    sessions: ChatSessionRepository, chat_session_id: UUID, actor: User
+) -> NoReturn:
+    """Explain why a write matched nothing: 404 when unseen, 403 for an admin's reading."""
+    if await sessions.get_visible(chat_session_id, actor) is None:
+        raise ChatSessionNotFound
+    raise NotChatSessionOwner
 
 
 def _media_fields(fields: Any) -> MediaMessageFields:

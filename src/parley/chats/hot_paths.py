@@ -1,0 +1,184 @@
+"""The conversation's hot paths on the lean path (db/fast.py): reading a chat session, a page
+of sessions, a page of messages and posting a text message, answered as the response bytes.
+
+Each is the same use case as in ChatService, with the same rules, cursors and envelope, in one
+transaction of the unit of work; rows go straight to JSON, with no ORM objects and no second
+validation of what the database already constrains.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
+from parley.chats.repository import ChatRows, ChatSessionRepository
+from parley.chats.schemas import MessageCreate
+from parley.chats.service import (
+    message_position,
+    refuse_write,
+    session_cursor,
+    session_position,
+    title_from,
+)
+from parley.core.clock import utcnow
+from parley.core.cursors import CursorCodec, list_scope
+from parley.core.ids import new_id
+from parley.db.engine import Database
+from parley.db.fast import Driver, Row, driver, envelope
+from parley.db.session import begin_write
+from parley.db.uow import UnitOfWork
+from parley.media.schemas import MEDIA_PATH
+from parley.models.user import Role, User
+
+
+class ChatHotPaths:
+    def __init__(self, database: Database, cursors: CursorCodec) -> None:
+        self.database = database
+        self.cursors = cursors
+
+    async def get_session(self, chat_session_id: UUID, *, viewer: User) -> bytes:
+        """A session its owner or an admin may read; 404 otherwise."""
+        async with self.database.sessions() as db, UnitOfWork(db):
+            conn, dialect = await driver(db)
+            row = await ChatRows(conn, dialect).session(chat_session_id, viewer)
+        if row is None:
+            raise ChatSessionNotFound
+        return envelope("Session", _session(conn, row))
+
+    async def list_sessions(
+        self, *, owner: User, limit: int, cursor: str | None, q: str | None
+    ) -> bytes:
+        """A page of the owner's sessions, most recently active first."""
+        scope = list_scope("sessions", owner.id)
+        after = session_position(self.cursors, cursor, scope) if cursor else None
+        async with self.database.sessions() as db, UnitOfWork(db):
+            conn, dialect = await driver(db)
+            rows = await ChatRows(conn, dialect).session_page(
+                owner.id, limit=limit, after=after, q=q
+            )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            position = session_cursor(conn.time_value(last[8]), conn.uuid_text(last[0]))
+            next_cursor = self.cursors.encode(position, scope=scope)
+        items = [_session(conn, row) for row in rows]
+        return envelope("Sessions", {"items": items, "next_cursor": next_cursor})
+
+    async def list_messages(
+        self,
+        chat_session_id: UUID,
+        *,
+        viewer: User,
+        limit: int,
+        cursor: str | None,
+        descending: bool,
+        q: str | None,
+    ) -> bytes:
+        """A page of a readable session's messages in sequence order."""
+        scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
+        after_seq = message_position(self.cursors, cursor, scope) if cursor else None
+        async with self.database.sessions() as db, UnitOfWork(db):
+            conn, dialect = await driver(db)
+            chats = ChatRows(conn, dialect)
+            rows = await chats.message_page(
+                chat_session_id,
+                viewer,
+                limit=limit,
+                after_seq=after_seq,
+                descending=descending,
+                q=q,
+            )
+            # The ownership test is in the page's statement: only an empty page needs asking.
+            if not rows and not await chats.is_visible(chat_session_id, viewer):
+                raise ChatSessionNotFound
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = self.cursors.encode({"seq": rows[-1][6]}, scope=scope)
+        session_id = str(chat_session_id)
+        items = [_message(conn, session_id, row) for row in rows]
+        return envelope("Messages", {"items": items, "next_cursor": next_cursor})
+
+    async def post_text_message(
+        self, chat_session_id: UUID, *, author: User, data: MessageCreate
+    ) -> bytes:
+        """Append a text message; the session's first one names an untitled session."""
+        message_id = new_id()
+        sender = data.sender.value
+        async with self.database.sessions() as db, UnitOfWork(db) as uow:
+            await begin_write(db)  # SQLite: this process's writer turn, then BEGIN IMMEDIATE
+            conn, dialect = await driver(db)
+            posted = await ChatRows(conn, dialect).post_text(
+                message_id,
+                chat_session_id,
+                author.id,
+                now=utcnow(),
+                title=title_from(data.content),
+                sender=sender,
+                content=data.content,
+                phone_number=data.phone_number,
+            )
+            if posted.created_at is None:
+                if posted.owner_id is None:
+                    await refuse_write(ChatSessionRepository(db), chat_session_id, author)
+                raise NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
+            await uow.commit()
+        message = {
+            "id": str(message_id),
+            "session_id": str(chat_session_id),
+            "sender": sender,
+            "kind": "text",
+            "content": data.content,
+            "phone_number": data.phone_number,
+            "media": None,
+            "created_at": conn.json_time(posted.created_at),
+        }
+        return envelope("Message posted", message)
+
+
+def _session(conn: Driver, row: Row) -> dict[str, Any]:
+    session_id = conn.uuid_text(row[0])
+    vendor = None
+    if row[9] is not None:
+        vendor = {
+            "id": conn.uuid_text(row[9]),
+            "session_id": session_id,
+            "name": row[10],
+            "phone_number": row[11],
+            "created_at": conn.json_time(row[12]),
+            "updated_at": conn.json_time(row[13]),
+        }
+    return {
+        "id": session_id,
+        "title": row[1],
+        "user_id": conn.uuid_text(row[2]),
+        "created_at": conn.json_time(row[3]),
+        "updated_at": conn.json_time(row[4]),
+        "last_message_at": None if row[5] is None else conn.json_time(row[5]),
+        "message_count": row[6],
+        "vendor": vendor,
+        "seller_count": row[7],
+    }
+
+
+def _message(conn: Driver, session_id: str, row: Row) -> dict[str, Any]:
+    media = None
+    if row[7] is not None:
+        media_id = conn.uuid_text(row[7])
+        media = {
+            "id": media_id,
+            "content_type": row[8],
+            "size": row[9],
+            "filename": row[10],
+            "url": f"{MEDIA_PATH}/{media_id}",
+        }
+    return {
+        "id": conn.uuid_text(row[0]),
+        "session_id": session_id,
+        "sender": row[1],
+        "kind": row[2],
+        "content": row[3],
+        "phone_number": row[4],
+        "media": media,
+        "created_at": conn.json_time(row[5]),
+    }

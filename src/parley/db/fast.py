@@ -1,0 +1,186 @@
+"""The lean path of the hot routes: statements compiled once per dialect, run on the driver
+connection of the unit of work's transaction, rows turned straight into response JSON.
+
+SQLAlchemy still writes the SQL (Core or `text()`, compiled on first use with the driver's own
+parameter style, binds in their compiled order) and still owns the transaction; what the lean
+path skips is the execution layer: no result processing, no ORM objects, no bind processors.
+The conversions those would do (UUIDs and timestamps differ per database, see db/types.py) are
+done here, once, by the connection's `Driver`.
+"""
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import orjson
+from sqlalchemy import ClauseElement, Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Row = Sequence[Any]
+
+
+class Compiled(NamedTuple):
+    sql: str
+    names: tuple[str, ...]  # the bind names in the order the SQL takes them
+    constants: dict[str, Any]  # binds the statement fixed itself (e.g. SQLite's OFFSET 0)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The parameters in the SQL's order, from `params` by name."""
+        constants = self.constants
+        return [params[name] if name in params else constants[name] for name in self.names]
+
+
+_compiled: dict[tuple[Hashable, str, str], Compiled] = {}
+
+# Called with each statement the lean path sends and its parameters (the tests count them).
+statement_observers: list[Callable[[str, list[Any]], None]] = []
+
+
+def compiled(key: Hashable, dialect: Dialect, build: Callable[[], ClauseElement]) -> Compiled:
+    """The statement `build()` makes for `key`, compiled for this dialect once per process."""
+    cache_key = (key, dialect.name, dialect.driver)
+    found = _compiled.get(cache_key)
+    if found is None:
+        statement = build().compile(dialect=dialect)
+        names = getattr(statement, "positiontup", None) or ()  # a SQLCompiler's bind order
+        constants = {k: v for k, v in statement.params.items() if v is not None}
+        found = Compiled(statement.string, tuple(names), constants)
+        _compiled[cache_key] = found
+    return found
+
+
+def _json_time(value: datetime) -> str:
+    """Pydantic's JSON form of a UTC time: microseconds only when there are any, then Z."""
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
+
+
+def _hex_uuid_text(value: str) -> str:
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+class Driver:
+    """A driver connection with its database's value conversions.
+
+    `uuid`/`time` turn Python values into parameters; `uuid_text`, `json_time` and `time_value`
+    read columns back. Subclasses follow how each database stores UUIDs and timestamps.
+    """
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+
+    async def fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[Row]:
+        """Run the statement with these parameters by name; return its rows (maybe none)."""
+        args = statement.args(params)
+        for observe in statement_observers:
+            observe(statement.sql, args)
+        return await self._fetch(statement.sql, args)
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        raise NotImplementedError
+
+    def uuid(self, value: UUID) -> Any:
+        return value.hex  # CHAR(32) on SQLite and MariaDB
+
+    def uuid_text(self, value: Any) -> str:
+        return _hex_uuid_text(value)
+
+    def time(self, value: datetime) -> Any:
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def time_value(self, value: Any) -> datetime:
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC)
+
+    def json_time(self, value: Any) -> str:
+        return _json_time(value)
+
+
+class SqliteDriver(Driver):
+    """aiosqlite: text timestamps in SQLAlchemy's fixed format, UUIDs as 32 hex digits."""
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        return list(await self.connection.execute_fetchall(sql, args))
+
+    def time(self, value: datetime) -> Any:
+        # SQLAlchemy's SQLite storage format; it sorts as the times do.
+        utc = value.astimezone(UTC)
+        return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+
+    def time_value(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def json_time(self, value: Any) -> str:
+        text: str = value
+        if len(text) != 26:  # not "YYYY-MM-DD HH:MM:SS.ffffff": take the general way
+            return _json_time(self.time_value(text))
+        fraction = text[19:]
+        return f"{text[:10]}T{text[11:19]}{'' if fraction == '.000000' else fraction}Z"
+
+
+class PostgresDriver(Driver):
+    """asyncpg: native UUIDs and timezone-aware timestamps."""
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        rows: list[Row] = await self.connection.fetch(sql, *args)
+        return rows
+
+    def uuid(self, value: UUID) -> Any:
+        return value
+
+    def uuid_text(self, value: Any) -> str:
+        return str(value)
+
+    def time(self, value: datetime) -> Any:
+        return value
+
+    def time_value(self, value: Any) -> datetime:
+        stored: datetime = value
+        return stored.astimezone(UTC)
+
+    def json_time(self, value: Any) -> str:
+        return _json_time(value.astimezone(UTC))
+
+
+class MysqlDriver(Driver):
+    """asyncmy: naive UTC DATETIME(6); UUIDs native on MariaDB (text with dashes), else 32 hex
+    digits."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        super().__init__(connection, dialect)
+        self.native_uuid = bool(dialect.supports_native_uuid)
+
+    def uuid(self, value: UUID) -> Any:
+        return str(value) if self.native_uuid else value.hex
+
+    def uuid_text(self, value: Any) -> str:
+        text: str = value
+        return text if self.native_uuid else _hex_uuid_text(text)
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        async with self.connection.cursor() as cursor:
+            await cursor.execute(sql, args)
+            rows: list[Row] = list(await cursor.fetchall())
+        return rows
+
+
+_DRIVERS: dict[str, type[Driver]] = {
+    "sqlite": SqliteDriver,
+    "postgresql": PostgresDriver,
+    "mysql": MysqlDriver,
+    "mariadb": MysqlDriver,
+}
+
+
+async def driver(session: AsyncSession) -> tuple[Driver, Dialect]:
+    """The driver connection of the session's transaction (begun if need be), and its dialect."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    dialect = connection.dialect
+    return _DRIVERS[dialect.name](raw.driver_connection, dialect), dialect
+
+
+def envelope(message: str, data: Any) -> bytes:
+    """The success envelope, byte for byte as the response models render it."""
+    return orjson.dumps({"status": "success", "message": message, "data": data})
