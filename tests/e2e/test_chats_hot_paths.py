@@ -247,7 +247,8 @@ async def test_session_reads_and_pages_are_the_bytes_the_orm_path_renders(
     )
     assert read.content == body.model_dump_json().encode()
 
-    for q in (None, "SHOP", "50%_"):
+    await new_session(client, alice, title="École d'été")
+    for q in (None, "SHOP", "50%_", "ÉCOLE", "ét"):
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": 2, **({"q": q} if q else {})}

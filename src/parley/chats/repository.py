@@ -9,7 +9,6 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     ClauseElement,
-    ColumnElement,
     CursorResult,
     Integer,
     Select,
@@ -48,19 +47,6 @@ def contains_pattern(text: str) -> str:
         .replace("_", f"{_LIKE_ESCAPE}_")
     )
     return f"%{escaped}%"
-
-
-def title_matches(column: Any, pattern: Any) -> ColumnElement[bool]:
-    """The title search: today a lowercase LIKE (decision 028).
-
-    The one seam for a search index: both session lists (ORM and lean) filter through it, the
-    lean one with the pattern bound as `:title_pattern` (see `title_pattern`).
-    """
-    return func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
-
-
-def title_pattern(q: str) -> str:
-    return contains_pattern(q.lower())
 
 
 def _rowcount(result: Any) -> int:
@@ -364,10 +350,13 @@ def _session_read(admin: bool) -> ClauseElement:
     return query if admin else query.where(_cs.c.user_id == bindparam("viewer"))
 
 
-def _session_page(after: bool, q: bool) -> ClauseElement:
+def _session_page(after: bool, search: bool, indexed: bool, dialect: str) -> ClauseElement:
     query = _sessions_with_vendor().where(_cs.c.user_id == bindparam("owner"))
-    if q:
-        query = query.where(title_matches(_cs.c.title, bindparam("title_pattern")))
+    if search:  # the same title search as list_page, its operand bound
+        title = TITLE_SEARCH.bound_contains(
+            _cs.c.title, dialect, indexed=indexed, param=bindparam("title_query")
+        )
+        query = query.where(title)
     if after:
         at = bindparam("after_at", type_=_cs.c.activity_at.type)
         last_id = bindparam("after_id", type_=_cs.c.id.type)
@@ -494,11 +483,15 @@ class ChatRows:
         self, owner_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None, q: str | None
     ) -> list[Row]:
         """Up to limit + 1 of the owner's sessions, most recently active first."""
-        key = ("chats.sessions", after is not None, bool(q))
-        statement = self._statement(key, lambda: _session_page(after is not None, bool(q)))
+        dialect = self.dialect.name
+        indexed = bool(q) and TITLE_SEARCH.uses_index(q or "", dialect)
+        key = ("chats.sessions", after is not None, bool(q), indexed)
+        statement = self._statement(
+            key, lambda: _session_page(after is not None, bool(q), indexed, dialect)
+        )
         params: dict[str, Any] = {"owner": self.db.uuid(owner_id), "limit": limit + 1}
         if q:
-            params["title_pattern"] = title_pattern(q)
+            params["title_query"] = TITLE_SEARCH.bound_value(_cs.c.title, q, dialect)
         if after is not None:
             params["after_at"] = self.db.time(after[0])
             params["after_id"] = self.db.uuid(after[1])

@@ -4,12 +4,15 @@ import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
 from parley.api.openapi import created_links, errors
+from parley.api.resources import Resources
 from parley.chats.errors import UnsupportedMessageBody, invalid_body
+from parley.chats.hot_paths import ChatHotPaths
 from parley.chats.schemas import (
     ChatSessionCreate,
     ChatSessionRead,
@@ -32,10 +35,31 @@ MULTIPART_OVERHEAD_BYTES = 256 * 1024
 router = APIRouter()
 
 
-async def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
+def chat_service(db: AsyncSession, resources: Resources) -> ChatService:
     uow = UnitOfWork(db)
     media = MediaService(uow, storage=resources.media, max_bytes=resources.settings.media_max_bytes)
     return ChatService(uow, cursors=resources.cursors, media=media)
+
+
+async def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
+    return chat_service(db, resources)
+
+
+def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def _hot_paths(request: Request) -> ChatHotPaths:
+    """The lean use cases; their routes resolve only the caller and the parameters (no
+    session or service dependencies: each costs a resolution on every request)."""
+    resources = _resources(request)
+    return ChatHotPaths(resources.database, resources.cursors)
+
+
+def _json(body: bytes, status_code: int = status.HTTP_200_OK) -> Response:
+    # Bytes written from the rows; the route's response_model still documents them.
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
@@ -67,25 +91,25 @@ async def create_session(
     return Envelope(message="Session created", data=ChatSessionRead.model_validate(chat_session))
 
 
-@router.get("/sessions", responses=errors(400))
+@router.get("/sessions", response_model=Envelope[Page[ChatSessionRead]], responses=errors(400))
 async def list_sessions(
-    user: CurrentUser, chats: ChatServiceDep, page: PageDep, q: Query_q = None
-) -> Envelope[Page[ChatSessionRead]]:
+    request: Request, user: CurrentUser, page: PageDep, q: Query_q = None
+) -> Response:
     """List the caller's chat sessions, most recently active first; `q` searches titles."""
-    rows, next_cursor = await chats.list_sessions(
+    body = await _hot_paths(request).list_sessions(
         owner=user, limit=page.limit, cursor=page.cursor, q=q
     )
-    items = [ChatSessionRead.model_validate(row) for row in rows]
-    return Envelope(message="Sessions", data=Page(items=items, next_cursor=next_cursor))
+    return _json(body)
 
 
-@router.get("/sessions/{chat_session_id}", responses=errors(404))
-async def get_session(
-    chat_session_id: UUID, user: CurrentUser, chats: ChatServiceDep
-) -> Envelope[ChatSessionRead]:
+@router.get(
+    "/sessions/{chat_session_id}",
+    response_model=Envelope[ChatSessionRead],
+    responses=errors(404),
+)
+async def get_session(chat_session_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Read a chat session (owner or admin)."""
-    chat_session = await chats.get_session(chat_session_id, viewer=user)
-    return Envelope(message="Session", data=ChatSessionRead.model_validate(chat_session))
+    return _json(await _hot_paths(request).get_session(chat_session_id, viewer=user))
 
 
 @router.patch("/sessions/{chat_session_id}", responses=errors(403, 404))
@@ -106,31 +130,31 @@ async def delete_session(
     return Envelope(message="Session deleted", data=None)
 
 
-async def post_message(
-    chat_session_id: UUID,
-    request: Request,
-    user: CurrentUser,
-    chats: ChatServiceDep,
-    resources: ResourcesDep,
-) -> Envelope[MessageRead]:
+async def post_message(chat_session_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Post a message: JSON for text, multipart/form-data (`file`, optional caption) for media.
 
     The file's type is read from its bytes: JPEG, PNG, WebP, GIF, OGG, MP3, M4A/AAC, MP4, PDF;
     anything else is 415, a file over MEDIA_MAX_BYTES 413.
     """
+    resources = _resources(request)
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
         data = _text_message(await _read_json(request, resources.settings.max_body_bytes))
-        message = await chats.post_text_message(chat_session_id, author=user, data=data)
-    elif media_type == "multipart/form-data":
-        upload = MultipartUpload(
-            request.stream(), content_type, text_fields=MediaMessageFields.model_fields
-        )
-        message = await chats.post_media_message(chat_session_id, author=user, upload=upload)
-    else:
+        body = await _hot_paths(request).post_text_message(chat_session_id, author=user, data=data)
+        return _json(body, status.HTTP_201_CREATED)
+    if media_type != "multipart/form-data":
         raise UnsupportedMessageBody
-    return Envelope(message="Message posted", data=MessageRead.model_validate(message))
+    upload = MultipartUpload(
+        request.stream(), content_type, text_fields=MediaMessageFields.model_fields
+    )
+    async with resources.database.sessions() as db:
+        chats = chat_service(db, resources)
+        message = await chats.post_media_message(chat_session_id, author=user, upload=upload)
+    posted = Envelope[MessageRead](
+        message="Message posted", data=MessageRead.model_validate(message)
+    )
+    return _json(posted.model_dump_json().encode(), status.HTTP_201_CREATED)
 
 
 async def _read_json(request: Request, limit: int) -> Any:
@@ -158,19 +182,23 @@ def _text_message(payload: Any) -> MessageCreate:
         raise invalid_body(exc) from None
 
 
-@router.get("/sessions/{chat_session_id}/messages", responses=errors(400, 404))
+@router.get(
+    "/sessions/{chat_session_id}/messages",
+    response_model=Envelope[Page[MessageRead]],
+    responses=errors(400, 404),
+)
 async def list_messages(
     chat_session_id: UUID,
+    request: Request,
     user: CurrentUser,
-    chats: ChatServiceDep,
     page: PageDep,
     q: Query_q = None,
     order: Annotated[
         Literal["asc", "desc"], Query(description="Chronological (asc) or newest first (desc)")
     ] = "asc",
-) -> Envelope[Page[MessageRead]]:
+) -> Response:
     """List a chat session's messages in posting order; `q` searches their text."""
-    rows, next_cursor = await chats.list_messages(
+    body = await _hot_paths(request).list_messages(
         chat_session_id,
         viewer=user,
         limit=page.limit,
@@ -178,8 +206,7 @@ async def list_messages(
         descending=order == "desc",
         q=q,
     )
-    items = [MessageRead.model_validate(row) for row in rows]
-    return Envelope(message="Messages", data=Page(items=items, next_cursor=next_cursor))
+    return _json(body)
 
 
 @router.get("/messages/{message_id}", responses=errors(404))
@@ -252,6 +279,7 @@ def build_router(settings: Settings) -> APIRouter:
         post_message,
         methods=["POST"],
         status_code=status.HTTP_201_CREATED,
+        response_model=Envelope[MessageRead],
         responses={
             **errors(400, 403, 404, 413, 415, 422),
             **created_links(
