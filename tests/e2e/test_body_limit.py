@@ -96,3 +96,21 @@ async def test_an_upload_may_exceed_the_json_limit_up_to_the_media_limit(
 
     assert within.status_code == 201, within.text
     assert_error(beyond, 413, "payload_too_large")
+
+
+async def test_a_413_carries_the_budget_security_and_request_id_headers(
+    app_factory: Callable[..., Any],
+) -> None:
+    application = await app_factory(max_body_bytes=LIMIT, rate_limit_max=5, rate_limit_window="1m")
+    async with make_client(application) as http:
+        response = await http.post(
+            "/api/v1/auth/register",
+            content=body_of(LIMIT + 1),
+            headers={"Content-Type": "application/json", "X-Request-ID": "big-1"},
+        )
+
+    assert_error(response, 413, "payload_too_large")
+    assert response.headers["ratelimit-remaining"] == "4"
+    assert response.headers["x-request-id"] == "big-1"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["vary"] == "Origin"

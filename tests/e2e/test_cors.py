@@ -97,3 +97,32 @@ async def test_a_wildcard_in_the_configuration_allows_no_one(
         response = await http.get("/health/live", headers={"Origin": OTHER})
 
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_preflight_spends_no_request_budget(app_factory: Callable[..., Any]) -> None:
+    application = await app_factory(cors_origins=ALLOWED, rate_limit_max=1, rate_limit_window="1m")
+    preflight = {"Origin": ALLOWED, "Access-Control-Request-Method": "GET"}
+    async with make_client(application) as http:
+        answered = [await http.options("/api/v1/users/me", headers=preflight) for _ in range(3)]
+        served = await http.get("/api/v1/users/me", headers={"Origin": ALLOWED})
+
+    assert [r.status_code for r in answered] == [200, 200, 200]
+    assert all("ratelimit-limit" not in r.headers for r in answered)
+    assert all(r.headers["x-content-type-options"] == "nosniff" for r in answered)
+    assert all("x-request-id" in r.headers for r in answered)
+    assert served.status_code == 401
+    assert served.headers["ratelimit-remaining"] == "0"
+
+
+async def test_a_refusal_past_the_budget_is_readable_by_an_allowed_origin(
+    app_factory: Callable[..., Any],
+) -> None:
+    application = await app_factory(cors_origins=ALLOWED, rate_limit_max=1, rate_limit_window="1m")
+    async with make_client(application) as http:
+        await http.get("/api/v1/users/me", headers={"Origin": ALLOWED})
+        refused = await http.get("/api/v1/users/me", headers={"Origin": ALLOWED})
+
+    assert_error(refused, 429, "rate_limited")
+    assert refused.headers["access-control-allow-origin"] == ALLOWED
+    assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+    assert "origin" in vary(refused)

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from tests.conftest import Account, make_client, sign_up
 
@@ -164,3 +165,59 @@ async def test_responses_over_one_kib_are_gzipped_when_the_client_accepts_it(
     assert large.json()["openapi"].startswith("3.")
     assert "content-encoding" not in small.headers
     assert "content-encoding" not in identity.headers
+
+
+async def test_an_escaped_error_carries_every_header_a_served_response_does(
+    app_factory: Callable[..., Any],
+) -> None:
+    application: FastAPI = await app_factory(
+        cors_origins="https://shop.example", rate_limit_max=5, rate_limit_window="1m"
+    )
+
+    async def explode() -> None:
+        raise RuntimeError("escaped every handler")
+
+    application.add_api_route("/api/v1/explode", explode)
+    async with make_client(application) as http:
+        response = await http.get(
+            "/api/v1/explode", headers={"Origin": "https://shop.example", "X-Request-ID": "e-1"}
+        )
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert_security_headers(response)
+    assert response.headers["x-request-id"] == "e-1"
+    assert response.headers["content-security-policy"] == API_CSP
+    assert response.headers["ratelimit-remaining"] == "4"
+    assert response.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "Origin" in response.headers["vary"]
+
+
+async def test_a_gzipped_response_varies_on_both_encoding_and_origin(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding, Origin"
+    assert_security_headers(response)
+
+
+async def test_an_app_header_of_the_contract_is_replaced_not_doubled(
+    app_factory: Callable[..., Any],
+) -> None:
+    application: FastAPI = await app_factory()
+
+    async def own_headers() -> JSONResponse:
+        return JSONResponse(
+            {"ok": True},
+            headers={"X-Frame-Options": "SAMEORIGIN", "Server": "leaky/1.0", "X-Request-ID": "x"},
+        )
+
+    application.add_api_route("/api/v1/own-headers", own_headers)
+    async with make_client(application) as http:
+        response = await http.get("/api/v1/own-headers", headers={"X-Request-ID": "mine-1"})
+
+    assert response.headers.get_list("x-frame-options") == ["DENY"]
+    assert response.headers.get_list("x-request-id") == ["mine-1"]
+    assert "server" not in response.headers

@@ -170,3 +170,20 @@ async def test_a_failed_login_is_a_security_event_of_its_own(
     assert event["category"] == "security"
     assert event["request_id"]
     assert "not it at all" not in json.dumps(lines)
+
+
+async def test_refusals_before_the_app_are_logged_and_counted_too(
+    app_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    application = await json_app(app_factory, rate_limit_max=1, rate_limit_window="1m")
+    async with make_client(application) as http:
+        await http.get("/api/v1/users/me", headers={"X-Request-ID": "first-1"})
+        refused = await http.get("/api/v1/users/me", headers={"X-Request-ID": "late-1"})
+        metrics = (await http.get("/metrics")).text
+
+    assert refused.status_code == 429
+    lines = [x for x in json_lines(capsys.readouterr().out) if x["event"] == "request"]
+    late = [x for x in lines if x["request_id"] == "late-1"]
+    # Refused before routing, so under the one label of unmatched requests.
+    assert [(x["status"], x["route"], x["method"]) for x in late] == [(429, "<unmatched>", "GET")]
+    assert 'method="GET",route="<unmatched>",status="429"' in metrics
