@@ -1,6 +1,7 @@
 """The access cache: authenticated requests skip the database, and every change that must
 end or alter access takes effect at once, also across workers sharing Redis."""
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -98,3 +99,17 @@ async def _eventually_401(http: httpx.AsyncClient, headers: dict[str, str]) -> N
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the revoked session still worked in the other worker")
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(
+    app_factory: Callable[..., Any],
+) -> None:
+    application: FastAPI = await app_factory(jwt_expires_in=1)
+    async with make_client(application) as http:
+        account = await sign_up(http)
+        for _ in range(2):  # the second is served by the remembered token
+            assert (await http.get(f"{API}/users/me", headers=account.headers)).status_code == 200
+        await asyncio.sleep(2.1)  # past the token's expiry (whole seconds), however fast
+        expired = await http.get(f"{API}/users/me", headers=account.headers)
+
+    assert_error(expired, 401, "unauthorized")
