@@ -217,18 +217,19 @@ class _SellerSearch:
         # name_key is the case-folded name, so the folded query matches it on every database.
         return Seller.name_key.contains(self.key, autoescape=True)
 
-    def _field(self, column: Any) -> ColumnElement[bool]:
-        return SELLER_SEARCH.contains(column, self.q, self.dialect)
-
     def matches(self) -> ColumnElement[bool]:
         text_fields = [Seller.product, Seller.description, Seller.benefits]
         scan = or_(self._name(), *(folded_contains(c, self.q, self.dialect) for c in text_fields))
-        queries = {"name_key": self.key} | {c.key: self.q for c in text_fields}
+        # The index folds case itself: the raw query finds name_key unless casefold does more
+        # than lowercase (ß to ss), and one phrase over all four columns is the cheapest lookup.
+        name_query = self.q if self.key == self.q.lower() else self.key
+        queries = {"name_key": name_query} | {c.key: self.q for c in text_fields}
         return SELLER_SEARCH.any_contains(queries, self.dialect, otherwise=scan)
 
     def rank(self) -> ColumnElement[int]:
+        # Ranks only the rows that matched, so a scan of those is cheaper than a second lookup.
         return case(
             (self._name(), RANK_NAME),
-            (self._field(Seller.product), RANK_PRODUCT),
+            (folded_contains(Seller.product, self.q, self.dialect), RANK_PRODUCT),
             else_=RANK_TEXT,
         )

@@ -61,16 +61,21 @@ def glob_pattern(query: str) -> str:
 
 def folded_contains(column: Any, query: str, dialect: str) -> ColumnElement[bool]:
     """`column` contains `query`, case folded, by a scan (no index): the same on every database."""
-    return _scan(column, scan_pattern(query, dialect), dialect)
+    return _scan(column, scan_pattern(query, dialect), dialect, ascii_only=query.isascii())
 
 
 def scan_pattern(query: str, dialect: str) -> str:
-    """The operand of `folded_contains` on `dialect`: a GLOB pattern on SQLite, else LIKE."""
-    return glob_pattern(query) if dialect == "sqlite" else contains_pattern(query)
+    """The operand of `folded_contains`: a GLOB pattern on SQLite unless ASCII, else LIKE."""
+    if dialect == "sqlite" and not query.isascii():
+        return glob_pattern(query)
+    return contains_pattern(query)
 
 
-def _scan(column: Any, pattern: Any, dialect: str) -> ColumnElement[bool]:
+def _scan(column: Any, pattern: Any, dialect: str, *, ascii_only: bool) -> ColumnElement[bool]:
     if dialect == "sqlite":
+        # SQLite's LIKE folds exactly ASCII: enough, and faster than GLOB, for an ASCII query.
+        if ascii_only:
+            return column.like(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
         return column.op("GLOB", is_comparison=True)(pattern)  # type: ignore[no-any-return]
     if dialect == "postgresql":
         return column.ilike(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
@@ -118,7 +123,14 @@ class TrigramIndex:
         the same test written per column.
         """
         if all(self.uses_index(q, dialect) for q in queries.values()):
-            expression = " OR ".join(f"{col} : {fts_phrase(q)}" for col, q in queries.items())
+            # One phrase per distinct text: FTS5 reads each trigram's doclist once per phrase.
+            columns_of: dict[str, list[str]] = {}
+            for column, query in queries.items():
+                columns_of.setdefault(query, []).append(column)
+            expression = " OR ".join(
+                f"{{{' '.join(columns)}}} : {fts_phrase(query)}"
+                for query, columns in columns_of.items()
+            )
             return self._fts_lookup(expression)
         return otherwise
 
@@ -136,13 +148,15 @@ class TrigramIndex:
     def bound_contains(
         self, column: Any, dialect: str, *, indexed: bool, param: Any
     ) -> ColumnElement[bool]:
-        """`contains` with its operand left to `param` (a bindparam)."""
-        return self._fts_lookup(param) if indexed else _scan(column, param, dialect)
+        """`contains` with its operand left to `param` (a bindparam); bind `bound_value`."""
+        return (
+            self._fts_lookup(param) if indexed else _scan(column, param, dialect, ascii_only=False)
+        )
 
     def bound_value(self, column: Any, query: str, dialect: str) -> str:
         if self.uses_index(query, dialect):
             return f"{column.key} : {fts_phrase(query)}"
-        return scan_pattern(query, dialect)
+        return glob_pattern(query) if dialect == "sqlite" else contains_pattern(query)
 
     def _fts_lookup(self, expression: Any) -> ColumnElement[bool]:
         match = literal_column(self.fts_table).op("MATCH")(expression)
