@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import asyncmy.errors
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import ClauseElement, Dialect
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = Sequence[Any]
@@ -67,6 +70,9 @@ class Driver:
     read columns back. Subclasses follow how each database stores UUIDs and timestamps.
     """
 
+    # The driver's errors of a closed or broken connection, which SQLAlchemy would have wrapped.
+    interface_errors: tuple[type[Exception], ...] = ()
+
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection = connection
 
@@ -75,7 +81,11 @@ class Driver:
         args = statement.args(params)
         for observe in statement_observers:
             observe(statement.sql, args)
-        return await self._fetch(statement.sql, args)
+        try:
+            return await self._fetch(statement.sql, args)
+        except self.interface_errors as error:
+            # Raised as SQLAlchemy raises it, so decision 063 reads it alike: a 503.
+            raise sa_exc.InterfaceError(statement.sql, args, error) from error
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         raise NotImplementedError
@@ -122,6 +132,8 @@ class SqliteDriver(Driver):
 class PostgresDriver(Driver):
     """asyncpg: native UUIDs and timezone-aware timestamps."""
 
+    interface_errors = (asyncpg.InterfaceError,)
+
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         rows: list[Row] = await self.connection.fetch(sql, *args)
         return rows
@@ -146,6 +158,8 @@ class PostgresDriver(Driver):
 class MysqlDriver(Driver):
     """asyncmy: naive UTC DATETIME(6); UUIDs native on MariaDB (text with dashes), else 32 hex
     digits."""
+
+    interface_errors = (asyncmy.errors.InterfaceError,)
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         super().__init__(connection, dialect)
