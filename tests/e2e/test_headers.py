@@ -1,12 +1,12 @@
 """Security headers, request ids, client addresses and compression, seen from a client."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tests.conftest import Account, make_client, sign_up
 
@@ -221,3 +221,36 @@ async def test_an_app_header_of_the_contract_is_replaced_not_doubled(
     assert response.headers.get_list("x-frame-options") == ["DENY"]
     assert response.headers.get_list("x-request-id") == ["mine-1"]
     assert "server" not in response.headers
+
+
+async def test_large_streams_are_gzipped_and_media_types_are_not(
+    app_factory: Callable[..., Any],
+) -> None:
+    application: FastAPI = await app_factory()
+    chunk = b"0123456789abcdef" * 256  # 4 KiB, compressible
+
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield chunk
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def media() -> Response:
+        return Response(chunk, media_type="application/octet-stream")
+
+    application.add_api_route("/api/v1/stream", stream)
+    application.add_api_route("/api/v1/media-like", media)
+    gzip = {"Accept-Encoding": "gzip"}
+    async with make_client(application) as http:
+        streamed = await http.get("/api/v1/stream", headers=gzip)
+        binary = await http.get("/api/v1/media-like", headers=gzip)
+        identity = await http.get("/api/v1/stream", headers={"Accept-Encoding": "identity"})
+
+    assert streamed.headers["content-encoding"] == "gzip"
+    assert streamed.content == chunk * 3  # httpx inflates it
+    assert streamed.headers["vary"] == "Accept-Encoding, Origin"
+    assert "content-encoding" not in binary.headers and binary.content == chunk
+    assert "content-encoding" not in identity.headers and identity.content == chunk * 3
+    for response in (streamed, binary, identity):
+        assert_security_headers(response)

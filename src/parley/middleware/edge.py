@@ -3,10 +3,10 @@
 In order: the trusted proxy fixes the client address; the request gets its id (bound to every
 log line below); a CORS preflight is answered before it spends rate budget; the rate limit
 refuses before any body is read; a declared body over the limit is refused unread, a chunked
-one as the app reads past it; an exception that escapes the app becomes the 500 (or 503)
-envelope. Every response, whoever produced it, passes one `send` that adds the RateLimit-*,
-CORS, security and request-id headers, and is then logged and counted (parley.middleware.stack
-lists the layers around this one).
+one as the app reads past it; the app's responses over 1 KiB are gzipped for clients that
+accept it; an exception that escapes the app becomes the 500 (or 503) envelope. Every
+response, whoever produced it, passes one `send` that adds the RateLimit-*, CORS, security
+and request-id headers, and is then logged and counted (see parley.middleware.stack).
 """
 
 import time
@@ -22,6 +22,7 @@ from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.middleware.access_log import record
 from parley.middleware.body_limit import BodyTooLarge, declared_length, limited
+from parley.middleware.compression import Gzip
 from parley.middleware.cors import CorsPolicy
 from parley.middleware.proxy import ForwardedClient
 from parley.middleware.rate_limit import RequestBudget, bearer_token, budget_headers, is_exempt
@@ -39,6 +40,7 @@ class RequestHeaders:
     __slots__ = (
         "authorization",
         "content_length",
+        "gzip",
         "multipart",
         "origin",
         "preflight",
@@ -52,6 +54,7 @@ class RequestHeaders:
         self.request_id: bytes | None = None
         self.multipart = False
         self.preflight = False
+        gzip: bool | None = None
         for name, value in raw:
             if name == b"authorization":
                 if self.authorization is None and value[:7].lower() == b"bearer ":
@@ -66,6 +69,9 @@ class RequestHeaders:
                 self.request_id = self.request_id or value
             elif name == b"access-control-request-method":
                 self.preflight = True
+            elif name == b"accept-encoding" and gzip is None:
+                gzip = b"gzip" in value
+        self.gzip = bool(gzip)
 
 
 class Exchange:
@@ -165,8 +171,9 @@ class EdgeMiddleware:
             # Refused before a byte of it is read.
             await error_response(PayloadTooLarge())(scope, receive, respond)
             return
+        app_send = Gzip(respond).send if request.gzip else respond
         try:
-            await self.app(scope, limited(receive, limit), respond)
+            await self.app(scope, limited(receive, limit), app_send)
         except ClientDisconnect:
             return  # the client left mid-request: nobody is there to answer, and it is no bug
         except Exception as exc:

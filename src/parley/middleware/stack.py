@@ -1,31 +1,23 @@
-"""The middleware stack, outermost first: two pure ASGI layers.
+"""The middleware stack: one pure ASGI layer, EdgeMiddleware (parley.middleware.edge).
 
-1. EdgeMiddleware   every per-request concern in one pass (parley.middleware.edge), in this
-                    order: trusted proxy (the real client address first), request id (bound to
-                    every log line below, echoed), CORS preflight (answered before it spends
-                    rate budget), rate limit (before any body is read or any database work),
-                    body limit (declared sizes refused unread, the bytes the app reads counted),
-                    and the 500 (or 503) envelope for an exception that escaped the app. Every
-                    response it passes, 429/413/500 included, gets the RateLimit-*, CORS,
-                    security and request-id headers and is logged and counted.
-2. GZipMiddleware   compresses bodies over 1 KiB (never media, which is compressed already).
-                    Starlette's own: it costs only on large responses (decision 090).
+It applies every per-request concern in one pass, in this order: trusted proxy (the real
+client address first), request id (bound to every log line below, echoed), CORS preflight
+(answered before it spends rate budget), rate limit (before any body is read or any database
+work), body limit (declared sizes refused unread, the bytes the app reads counted), gzip of
+the app's responses over 1 KiB (never media, which is compressed already), and the 500 (or
+503) envelope for an exception that escaped the app. Every response it passes, 429/413/500
+included, gets the RateLimit-*, CORS, security and request-id headers and is logged and
+counted (decisions 040 and 090).
 
-HEAD is handled around these by parley.api.methods (see parley.main).
+HEAD is handled around it by parley.api.methods (see parley.main).
 """
 
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from parley.core.config import Settings
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.middleware.edge import EdgeMiddleware
-
-GZIP_MINIMUM_BYTES = 1024
-# Level 6 is zlib's default: nearly all of level 9's gain for a fraction of its CPU.
-GZIP_LEVEL = 6
-_ALREADY_COMPRESSED = ("application/pdf", "application/octet-stream")
 
 
 def middleware_stack(
@@ -43,11 +35,5 @@ def middleware_stack(
             max_body_bytes=settings.max_body_bytes,
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
             development=settings.is_development,
-        ),
-        Middleware(
-            GZipMiddleware,
-            minimum_size=GZIP_MINIMUM_BYTES,
-            compresslevel=GZIP_LEVEL,
-            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *_ALREADY_COMPRESSED),
-        ),
+        )
     ]
