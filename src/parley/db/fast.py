@@ -59,6 +59,11 @@ def _json_time(value: datetime) -> str:
     return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
 
 
+def utc_json_time(value: datetime) -> str:
+    """Pydantic's JSON form of a timezone-aware time, read as UTC (e.g. an ORM object's)."""
+    return _json_time(value.astimezone(UTC))
+
+
 def _hex_uuid_text(value: str) -> str:
     return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
 
