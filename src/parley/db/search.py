@@ -71,6 +71,12 @@ def scan_pattern(query: str, dialect: str) -> str:
     return contains_pattern(query)
 
 
+def bound_scan(column: Any, dialect: str, *, ascii_only: bool, param: Any) -> ColumnElement[bool]:
+    """`folded_contains` with its operand left to `param`; bind `scan_pattern` of a query whose
+    `isascii()` is `ascii_only`."""
+    return _scan(column, param, dialect, ascii_only=ascii_only)
+
+
 def _scan(column: Any, pattern: Any, dialect: str, *, ascii_only: bool) -> ColumnElement[bool]:
     if dialect == "sqlite":
         # SQLite's LIKE folds exactly ASCII: enough, and faster than GLOB, for an ASCII query.
@@ -123,16 +129,19 @@ class TrigramIndex:
         the same test written per column.
         """
         if all(self.uses_index(q, dialect) for q in queries.values()):
-            # One phrase per distinct text: FTS5 reads each trigram's doclist once per phrase.
-            columns_of: dict[str, list[str]] = {}
-            for column, query in queries.items():
-                columns_of.setdefault(query, []).append(column)
-            expression = " OR ".join(
-                f"{{{' '.join(columns)}}} : {fts_phrase(query)}"
-                for query, columns in columns_of.items()
-            )
-            return self._fts_lookup(expression)
+            return self._fts_lookup(self.fts_expression(queries))
         return otherwise
+
+    def fts_expression(self, queries: Mapping[str, str]) -> str:
+        """The FTS5 query of `any_contains` (bind it to a `bound_contains` lookup)."""
+        # One phrase per distinct text: FTS5 reads each trigram's doclist once per phrase.
+        columns_of: dict[str, list[str]] = {}
+        for column, query in queries.items():
+            columns_of.setdefault(query, []).append(column)
+        return " OR ".join(
+            f"{{{' '.join(columns)}}} : {fts_phrase(query)}"
+            for query, columns in columns_of.items()
+        )
 
     def contains(self, column: Any, query: str, dialect: str) -> ColumnElement[bool]:
         """`column` (one of this index's) contains `query`, case folded."""
