@@ -3,11 +3,12 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.deps import CurrentUser, DbSession, PageDep
 from parley.api.openapi import created_links, errors
-from parley.catalog.repository import SELLER_RANKS, SellerPosition
+from parley.api.resources import Resources
+from parley.catalog.hot_paths import CatalogHotPaths
 from parley.catalog.schemas import (
     SellerCreate,
     SellerRead,
@@ -17,10 +18,8 @@ from parley.catalog.schemas import (
     VendorUpdate,
 )
 from parley.catalog.service import SellerService, VendorService
-from parley.core.cursors import InvalidCursor, cursor_uuid, list_scope
 from parley.core.schemas import Envelope, Page, SearchQuery
 from parley.db.uow import UnitOfWork
-from parley.models.catalog import Seller
 
 router = APIRouter()
 
@@ -44,27 +43,16 @@ SellerQuery = Annotated[
 ]
 
 
-def _seller_after(resources: ResourcesDep, cursor: str | None, scope: str) -> SellerPosition | None:
-    if cursor is None:
-        return None
-    position = resources.cursors.decode(cursor, scope=scope, expect=frozenset({"rank", "id"}))
-    rank = position["rank"]
-    if type(rank) is not int or rank not in SELLER_RANKS:
-        raise InvalidCursor
-    return SellerPosition(rank=rank, id=cursor_uuid(position["id"]))
+def _hot_paths(request: Request) -> CatalogHotPaths:
+    """The lean reads; their routes resolve only the caller and the parameters (no session or
+    service dependencies: each costs a resolution on every request)."""
+    resources: Resources = request.app.state.resources
+    return CatalogHotPaths(resources.database, resources.cursors)
 
 
-def _seller_page(
-    resources: ResourcesDep, rows: list[tuple[Seller, int]], limit: int, scope: str
-) -> Page[SellerRead]:
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        seller, rank = items[-1]
-        next_cursor = resources.cursors.encode({"rank": rank, "id": str(seller.id)}, scope=scope)
-    return Page[SellerRead](
-        items=[SellerRead.model_validate(s) for s, _ in items], next_cursor=next_cursor
-    )
+def _json(body: bytes) -> Response:
+    # Bytes written from the rows; the route's response_model still documents them.
+    return Response(body, media_type="application/json")
 
 
 # Vendors ------------------------------------------------------------------------------------
@@ -95,13 +83,16 @@ async def create_vendor(
     return Envelope(message="Vendor created", data=VendorRead.model_validate(vendor))
 
 
-@router.get("/sessions/{chat_session_id}/vendor", responses=errors(404))
+@router.get(
+    "/sessions/{chat_session_id}/vendor",
+    response_model=Envelope[VendorRead],
+    responses=errors(404),
+)
 async def get_session_vendor(
-    chat_session_id: UUID, user: CurrentUser, service: VendorServiceDep
-) -> Envelope[VendorRead]:
+    chat_session_id: UUID, request: Request, user: CurrentUser
+) -> Response:
     """Return the vendor of a chat session; 404 when it has none."""
-    vendor = await service.get_for_chat_session(chat_session_id, viewer=user)
-    return Envelope(message="Vendor", data=VendorRead.model_validate(vendor))
+    return _json(await _hot_paths(request).get_session_vendor(chat_session_id, viewer=user))
 
 
 @router.patch("/sessions/{chat_session_id}/vendor", responses=errors(403, 404))
@@ -122,26 +113,15 @@ async def delete_vendor(
     return Envelope(message="Vendor deleted", data=None)
 
 
-@router.get("/vendors", responses=errors(400))
+@router.get("/vendors", response_model=Envelope[Page[VendorRead]], responses=errors(400))
 async def list_vendors(
-    user: CurrentUser,
-    service: VendorServiceDep,
-    resources: ResourcesDep,
-    page: PageDep,
-    q: VendorQuery = None,
-) -> Envelope[Page[VendorRead]]:
+    request: Request, user: CurrentUser, page: PageDep, q: VendorQuery = None
+) -> Response:
     """List the caller's vendors across chat sessions, newest first (admins: everyone's)."""
-    scope = list_scope("vendors", user.id)
-    after = resources.cursors.decode_id(page.cursor, scope=scope)
-    rows = await service.list_vendors(viewer=user, q=q or None, limit=page.limit + 1, after=after)
-    items = rows[: page.limit]
-    next_cursor = None
-    if len(rows) > page.limit:
-        next_cursor = resources.cursors.encode_id(items[-1].id, scope=scope)
-    data = Page[VendorRead](
-        items=[VendorRead.model_validate(v) for v in items], next_cursor=next_cursor
+    body = await _hot_paths(request).list_vendors(
+        viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
-    return Envelope(message="Vendors", data=data)
+    return _json(body)
 
 
 @router.get("/vendors/{vendor_id}", responses=errors(404))
@@ -179,58 +159,44 @@ async def create_seller(
     return Envelope(message="Seller created", data=SellerRead.model_validate(seller))
 
 
-@router.get("/sessions/{chat_session_id}/sellers", responses=errors(400, 404))
+@router.get(
+    "/sessions/{chat_session_id}/sellers",
+    response_model=Envelope[Page[SellerRead]],
+    responses=errors(400, 404),
+)
 async def list_session_sellers(
     chat_session_id: UUID,
+    request: Request,
     user: CurrentUser,
-    service: SellerServiceDep,
-    resources: ResourcesDep,
     page: PageDep,
     q: SellerQuery = None,
-) -> Envelope[Page[SellerRead]]:
+) -> Response:
     """List a chat session's sellers, newest first (best matches first when `q` is given)."""
-    # `q` ranks the sellers, so a cursor holds only within the same search.
-    scope = list_scope("session-sellers", chat_session_id, q or None)
-    rows = await service.list_for_chat_session(
-        chat_session_id,
-        viewer=user,
-        q=q or None,
-        limit=page.limit + 1,
-        after=_seller_after(resources, page.cursor, scope),
+    body = await _hot_paths(request).list_session_sellers(
+        chat_session_id, viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
-    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
+    return _json(body)
 
 
-@router.get("/sellers", responses=errors(400))
+@router.get("/sellers", response_model=Envelope[Page[SellerRead]], responses=errors(400))
 async def search_sellers(
-    user: CurrentUser,
-    service: SellerServiceDep,
-    resources: ResourcesDep,
-    page: PageDep,
-    q: SellerQuery = None,
-) -> Envelope[Page[SellerRead]]:
+    request: Request, user: CurrentUser, page: PageDep, q: SellerQuery = None
+) -> Response:
     """List the caller's sellers across chat sessions (admins: everyone's).
 
     With `q`, name matches come first, then product matches, then description or benefits
     matches; newest first within each.
     """
-    scope = list_scope("sellers", user.id, q or None)
-    rows = await service.search(
-        viewer=user,
-        q=q or None,
-        limit=page.limit + 1,
-        after=_seller_after(resources, page.cursor, scope),
+    body = await _hot_paths(request).search_sellers(
+        viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
-    return Envelope(message="Sellers", data=_seller_page(resources, rows, page.limit, scope))
+    return _json(body)
 
 
-@router.get("/sellers/{seller_id}", responses=errors(404))
-async def get_seller(
-    seller_id: UUID, user: CurrentUser, service: SellerServiceDep
-) -> Envelope[SellerRead]:
+@router.get("/sellers/{seller_id}", response_model=Envelope[SellerRead], responses=errors(404))
+async def get_seller(seller_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Return one seller."""
-    seller = await service.get(seller_id, viewer=user)
-    return Envelope(message="Seller", data=SellerRead.model_validate(seller))
+    return _json(await _hot_paths(request).get_seller(seller_id, viewer=user))
 
 
 @router.patch("/sellers/{seller_id}", responses=errors(403, 404, 409))
