@@ -1,11 +1,14 @@
-"""`GET /users/me` on the lean path: no statement beyond the one that authenticates, and the
-bytes the ORM path renders, before and after every kind of change of the account."""
+"""`GET /users/me` and `POST /auth/refresh` on the lean path: the fewest statements each
+database allows, and the bytes and answers of the ORM path."""
 
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from parley.auth.schemas import TokenPair
 from parley.core.schemas import Envelope
 from parley.models.user import User
 from parley.users.schemas import UserRead
@@ -89,3 +92,113 @@ async def test_me_is_the_bytes_the_orm_path_renders_through_every_change(
     refused = await client.get(f"{API}/users/me", headers=alice.headers)
     assert_error(refused, 401, "unauthorized")
     assert refused.headers["www-authenticate"] == "Bearer"
+
+
+# POST /auth/refresh
+
+# Statements on the driver connection: PostgreSQL one, its own transaction; SQLite (inside
+# BEGIN IMMEDIATE) the read and three writes; MariaDB the read, the lock by primary key and
+# three writes.
+_ROTATION = {"postgresql": 1, "sqlite": 4, "mysql": 5}
+_REVOCATION = {"postgresql": 1, "sqlite": 2, "mysql": 2}
+
+
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(f"{API}/auth/refresh", json={"refresh_token": token})
+
+
+def _as_the_model_renders(response: httpx.Response) -> bytes:
+    data = TokenPair.model_validate(response.json()["data"])
+    return Envelope[TokenPair](message="Tokens refreshed", data=data).model_dump_json().encode()
+
+
+async def test_a_refresh_is_the_fewest_statements_and_the_bytes_the_model_renders(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, dialect: str
+) -> None:
+    with statements_sent(app) as sent:
+        response = await _refresh(client, alice.refresh_token)
+    assert response.status_code == 200, response.text
+    assert sent.orm == [] and len(sent.lean) == _ROTATION[dialect], sent
+    if dialect == "postgresql":
+        assert sent.transaction == []
+    assert response.content == _as_the_model_renders(response)
+    assert response.headers["cache-control"] == "no-store"
+    pair = response.json()["data"]
+    assert pair["session_id"] == alice.session_id and pair["token_type"] == "bearer"
+    me = await client.get(
+        f"{API}/users/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
+    assert me.status_code == 200 and me.json()["data"]["id"] == alice.id
+
+
+async def test_a_refresh_slides_the_login_session_and_marks_it_used(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    later = datetime.now(UTC).replace(microsecond=123456) + timedelta(hours=1)
+    monkeypatch.setattr("parley.auth.service.utcnow", lambda: later)
+    assert (await _refresh(client, alice.refresh_token)).status_code == 200
+    monkeypatch.undo()
+    sessions = (await client.get(f"{API}/auth/sessions", headers=alice.headers)).json()
+    (current,) = [s for s in sessions["data"]["items"] if s["current"]]
+    lifetime = timedelta(seconds=app.state.resources.settings.refresh_token_expires_in)
+    assert current["last_used_at"] == later.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+    assert current["expires_at"] == (later + lifetime).strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+
+
+async def test_a_reuse_past_the_grace_window_revokes_in_one_committed_write(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    dialect: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rotated = (await _refresh(client, alice.refresh_token)).json()["data"]
+    child_headers = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert (await client.get(f"{API}/users/me", headers=child_headers)).status_code == 200
+    within_grace = await _refresh(client, alice.refresh_token)
+    assert_error(within_grace, 401, "unauthorized")
+    assert within_grace.json()["message"] == "Invalid or expired refresh token"
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    monkeypatch.setattr("parley.auth.service.utcnow", lambda: later)
+    with statements_sent(app) as sent:
+        reuse = await _refresh(client, alice.refresh_token)
+    monkeypatch.undo()
+    body = assert_error(reuse, 401, "unauthorized")
+    assert body["message"] == "Refresh token was already used; the login session has been revoked"
+    assert reuse.headers["www-authenticate"] == "Bearer"
+    assert sent.orm == [] and len(sent.lean) == _REVOCATION[dialect], sent
+    # Committed before the 401, and the remembered access token forgotten at once.
+    assert_error(await client.get(f"{API}/users/me", headers=child_headers), 401, "unauthorized")
+    assert_error(await _refresh(client, rotated["refresh_token"]), 401, "unauthorized")
+
+
+async def test_refusals_keep_their_answers_and_change_nothing(
+    client: httpx.AsyncClient, alice: Account, admin: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unknown = await _refresh(client, "not-a-token-we-issued")
+    assert assert_error(unknown, 401, "unauthorized")["message"] == (
+        "Invalid or expired refresh token"
+    )
+    assert unknown.headers["www-authenticate"] == "Bearer"
+    # Past the login session's expiry: refused, and the token stays unused.
+    far = datetime.now(UTC) + timedelta(days=400)
+    monkeypatch.setattr("parley.auth.service.utcnow", lambda: far)
+    assert_error(await _refresh(client, alice.refresh_token), 401, "unauthorized")
+    monkeypatch.undo()
+    fresh = await _refresh(client, alice.refresh_token)
+    assert fresh.status_code == 200, fresh.text
+    token = fresh.json()["data"]["refresh_token"]
+    disabled = await client.patch(
+        f"{API}/users/{alice.id}", json={"is_active": False}, headers=admin.headers
+    )
+    assert disabled.status_code == 200
+    assert_error(await _refresh(client, token), 401, "unauthorized")
+    enabled = await client.patch(
+        f"{API}/users/{alice.id}", json={"is_active": True}, headers=admin.headers
+    )
+    assert enabled.status_code == 200
+    # Disabling revoked the login sessions: the token, never claimed, still opens nothing.
+    assert_error(await _refresh(client, token), 401, "unauthorized")

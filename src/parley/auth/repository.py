@@ -1,12 +1,16 @@
 """All SQL of the auth domain."""
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import String, Uuid, insert, literal, select, update
+from sqlalchemy import String, Uuid, insert, literal, select, text, update
 from sqlalchemy.engine import CursorResult
 
 from parley.core.ids import new_id
+from parley.db.fast import Driver, Row, compiled
 from parley.db.repository import Repository
 from parley.db.types import UTCDateTime
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
@@ -172,3 +176,135 @@ class ResetTokenRepository(Repository[PasswordResetToken]):
 
 def _rowcount(result: object) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+# The lean path of a refresh (auth/hot_paths.py). Each statement reads the refresh token by its
+# hash with what decides the answer, in this order: login session, when it was used, user,
+# role, whether the session is unrevoked, and then whether it was claimed (PostgreSQL) or is
+# claimable (elsewhere: the ORM claim's WHERE plus a live session and an active user).
+
+# PostgreSQL: one statement, its own transaction. A concurrent claim of the same token waits on
+# its row lock, then finds `used_at` set and claims nothing; a rotated token presented after
+# the grace window revokes the login session in the same statement (decision 004).
+_REFRESH_POSTGRESQL = """
+WITH found AS (
+    SELECT t.id, t.login_session_id, t.used_at, s.user_id, u.role,
+           s.revoked_at IS NULL AS unrevoked,
+           t.used_at IS NULL AND t.expires_at > CAST(:now AS TIMESTAMPTZ)
+           AND s.revoked_at IS NULL AND s.expires_at > CAST(:now AS TIMESTAMPTZ)
+           AND u.is_active AS claimable
+    FROM refresh_tokens AS t
+    JOIN login_sessions AS s ON s.id = t.login_session_id
+    JOIN users AS u ON u.id = s.user_id
+    WHERE t.token_hash = CAST(:hash AS VARCHAR)
+), claimed AS (
+    UPDATE refresh_tokens AS t SET used_at = CAST(:now AS TIMESTAMPTZ)
+    FROM found WHERE t.id = found.id AND found.claimable AND t.used_at IS NULL
+    RETURNING t.login_session_id
+), issued AS (
+    INSERT INTO refresh_tokens (id, login_session_id, token_hash, created_at, expires_at)
+    SELECT CAST(:new_id AS UUID), login_session_id, CAST(:new_hash AS VARCHAR),
+           CAST(:now AS TIMESTAMPTZ), CAST(:expires AS TIMESTAMPTZ)
+    FROM claimed
+), touched AS (
+    UPDATE login_sessions AS s
+    SET last_used_at = CAST(:now AS TIMESTAMPTZ), expires_at = CAST(:expires AS TIMESTAMPTZ)
+    FROM claimed WHERE s.id = claimed.login_session_id
+), revoked AS (
+    UPDATE login_sessions AS s SET revoked_at = CAST(:now AS TIMESTAMPTZ)
+    FROM found
+    WHERE s.id = found.login_session_id AND found.used_at < CAST(:reuse_before AS TIMESTAMPTZ)
+      AND s.revoked_at IS NULL AND s.expires_at > CAST(:now AS TIMESTAMPTZ)
+)
+SELECT found.login_session_id, found.used_at, found.user_id, found.role, found.unrevoked,
+       EXISTS (SELECT FROM claimed)
+FROM found
+"""
+# SQLite runs it inside the writer turn, so what it reads stays true until COMMIT; MariaDB
+# then locks the token's row by its primary key (decision 061) and decides on what it locked.
+_FIND_REFRESH = """
+SELECT t.login_session_id, t.used_at, s.user_id, u.role, s.revoked_at IS NULL,
+       t.used_at IS NULL AND t.expires_at > :now AND s.revoked_at IS NULL
+       AND s.expires_at > :now AND u.is_active, t.id
+FROM refresh_tokens AS t
+JOIN login_sessions AS s ON s.id = t.login_session_id
+JOIN users AS u ON u.id = s.user_id
+WHERE t.token_hash = :hash
+"""
+_LOCK_REFRESH_MYSQL = "SELECT used_at FROM refresh_tokens WHERE id = :token_id FOR UPDATE"
+_CLAIM_REFRESH = "UPDATE refresh_tokens SET used_at = :now WHERE id = :token_id"
+_ISSUE_REFRESH = """
+INSERT INTO refresh_tokens (id, login_session_id, token_hash, created_at, expires_at)
+VALUES (:new_id, :sid, :new_hash, :now, :expires)
+"""
+_TOUCH_LOGIN_SESSION = """
+UPDATE login_sessions SET last_used_at = :now, expires_at = :expires WHERE id = :sid
+"""
+_REVOKE_LOGIN_SESSION = """
+UPDATE login_sessions SET revoked_at = :now
+WHERE id = :sid AND revoked_at IS NULL AND expires_at > :now
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshOutcome:
+    """What a refresh found, as the driver reads it; `claimed` tells whether it rotated."""
+
+    login_session_id: Any
+    used_at: Any
+    user_id: Any
+    role: str
+    unrevoked: bool
+    claimed: bool
+
+
+class RefreshRows:
+    """The SQL of a refresh on the lean path, on one driver connection."""
+
+    def __init__(self, db: Driver, dialect: Any) -> None:
+        self.db = db
+        self.dialect = dialect
+
+    def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
+        return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+
+    async def refresh(
+        self,
+        token_hash: str,
+        *,
+        now: datetime,
+        reuse_before: datetime,
+        new_id: UUID,
+        new_hash: str,
+        expires_at: datetime,
+    ) -> RefreshOutcome | None:
+        """Rotate the token when it is claimable; revoke its login session when it was rotated
+        before `reuse_before`. None when no token has this hash. Then the caller commits."""
+        db = self.db
+        params: dict[str, Any] = {
+            "hash": token_hash,
+            "now": db.time(now),
+            "reuse_before": db.time(reuse_before),
+            "new_id": db.uuid(new_id),
+            "new_hash": new_hash,
+            "expires": db.time(expires_at),
+        }
+        if self.dialect.name == "postgresql":
+            rows = await self._run("refresh", _REFRESH_POSTGRESQL, params)
+            return RefreshOutcome(*rows[0]) if rows else None
+        rows = await self._run("find_refresh", _FIND_REFRESH, params)
+        if not rows:
+            return None
+        sid, used_at, user_id, role, unrevoked, claimable, token_id = rows[0]
+        params["sid"], params["token_id"] = sid, token_id
+        if claimable and self.dialect.name != "sqlite":
+            locked = await self._run("lock_refresh", _LOCK_REFRESH_MYSQL, params)
+            used_at = locked[0][0]  # a concurrent refresh may have claimed it meanwhile
+            claimable = used_at is None
+        if claimable:
+            await self._run("claim_refresh", _CLAIM_REFRESH, params)
+            await self._run("issue_refresh", _ISSUE_REFRESH, params)
+            await self._run("touch_login_session", _TOUCH_LOGIN_SESSION, params)
+        elif used_at is not None and db.time_value(used_at) < reuse_before and unrevoked:
+            await self._run("revoke_login_session", _REVOKE_LOGIN_SESSION, params)
+        return RefreshOutcome(sid, used_at, user_id, role, bool(unrevoked), bool(claimable))

@@ -26,7 +26,7 @@ from parley.auth.repository import (
     RefreshTokenRepository,
     ResetTokenRepository,
 )
-from parley.core.clock import utcnow
+from parley.core.clock import utcnow as utcnow  # the auth use cases' clock (hot_paths.py too)
 from parley.core.config import Settings
 from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
 from parley.core.logging import security_event
