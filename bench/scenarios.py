@@ -7,6 +7,7 @@ import json
 import statistics
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from bench import client, wrk
 from bench.procs import Registry, Server
@@ -234,9 +235,12 @@ def say(key: str, result: Result) -> None:
 # ------------------------------------------------------------------ deep pages
 
 
-def craft_cursor(cursor: str, secret: str, position: int, page_end: int) -> str | None:
-    """Re-sign a real cursor moved to `position`: the integer that marked the page end moves."""
-    from parley.core.cursors import CursorCodec
+def craft_cursor(
+    cursor: str, secret: str, position: int, page_end: int, *, session_id: str
+) -> str | None:
+    """Re-sign a real cursor of a session's ascending message list, moved to `position`: the
+    integer that marked the page end moves."""
+    from parley.core.cursors import CursorCodec, list_scope
 
     payload = cursor.split(".")[0]
     try:
@@ -247,7 +251,8 @@ def craft_cursor(cursor: str, secret: str, position: int, page_end: int) -> str 
     if len(keys) != 1 or not isinstance(data, dict):
         return None
     data[keys[0]] = position
-    return CursorCodec(secret).encode(data)
+    scope = list_scope("messages", UUID(session_id), "asc")
+    return CursorCodec(secret).encode(data, scope=scope)
 
 
 def deep_pages(runner: Runner, stack: Stack, manifest: Manifest, token: str, secret: str) -> Result:
@@ -261,7 +266,7 @@ def deep_pages(runner: Runner, stack: Stack, manifest: Manifest, token: str, sec
             return {"skipped": f"message page answered {status}"}
         paths = {"first": base, "newest": base + "&order=desc"}
         cursor = body["data"].get("next_cursor")
-        moved = craft_cursor(cursor, secret, int(size) // 2, 20) if cursor else None
+        moved = craft_cursor(cursor, secret, int(size) // 2, 20, session_id=sid) if cursor else None
         if moved:
             middle = f"{base}&cursor={moved}"
             status, answer = client.call(stack.parley.base_url, "GET", middle, token=token)
