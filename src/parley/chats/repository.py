@@ -30,23 +30,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from parley.db.fast import Compiled, Driver, Row, compiled
 from parley.db.repository import Repository, lock_row
-from parley.db.search import dialect_name
+from parley.db.search import LIKE_ESCAPE, contains_pattern, dialect_name
 from parley.models.catalog import Vendor
 from parley.models.chat import TITLE_SEARCH, ChatSession, Media, Message
 from parley.models.user import Role, User
-
-# The LIKE escape character: "/" reads the same in every SQL dialect, unlike a backslash.
-_LIKE_ESCAPE = "/"
-
-
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, its own wildcards taken literally."""
-    escaped = (
-        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", f"{_LIKE_ESCAPE}%")
-        .replace("_", f"{_LIKE_ESCAPE}_")
-    )
-    return f"%{escaped}%"
 
 
 def _rowcount(result: Any) -> int:
@@ -274,7 +261,7 @@ class MessageRepository(Repository[Message]):
         query = select(Message).where(Message.chat_session_id == chat_session_id)
         if q:
             query = query.where(
-                func.lower(Message.content).like(contains_pattern(q.lower()), escape=_LIKE_ESCAPE)
+                func.lower(Message.content).like(contains_pattern(q.lower()), escape=LIKE_ESCAPE)
             )
         if after_seq is not None:
             query = query.where(Message.seq < after_seq if descending else Message.seq > after_seq)
@@ -378,7 +365,7 @@ def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> Clause
     )
     if q:
         query = query.where(
-            func.lower(_m.c.content).like(bindparam("content_pattern"), escape=_LIKE_ESCAPE)
+            func.lower(_m.c.content).like(bindparam("content_pattern"), escape=LIKE_ESCAPE)
         )
     if after:
         after_seq = bindparam("after_seq", type_=BigInteger)
