@@ -13,7 +13,7 @@ from parley.core.schemas import Envelope
 from parley.models.user import User
 from parley.users.schemas import UserRead
 from tests.conftest import PASSWORD, Account, assert_error
-from tests.e2e.test_chats_hot_paths import statements_sent
+from tests.support.statements import statements_sent
 
 API = "/api/v1"
 

@@ -1,15 +1,11 @@
 """The catalogue's hot reads run on the lean path: one statement on the driver connection, the
 visibility rule in it, and answers byte for byte what the ORM use cases render."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from parley.api.errors import error_response
 from parley.catalog.errors import SellerNotFound, VendorNotFound
@@ -19,48 +15,20 @@ from parley.catalog.service import SellerService, VendorService
 from parley.chats.errors import ChatSessionNotFound
 from parley.core.cursors import InvalidCursor, cursor_uuid, list_scope
 from parley.core.schemas import Envelope, Page
-from parley.db import fast
 from parley.db.uow import UnitOfWork
 from parley.models.user import User
 from tests.conftest import Account, assert_error
 from tests.e2e.catalog_helpers import API, create_seller, create_vendor, new_chat_session
+from tests.support.statements import Statements, statements_sent
 
 MISSING = "0190a0b0-0000-7000-8000-000000000000"
-_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 _CATALOG_TABLES = ("sellers", "vendors", "chat_sessions")
 SELLER_QUERIES = (None, "organic", "ORGANIC", "or", "É", "école", "STRASSE", "50%_", "zzz")
 
 
-@dataclass
-class Statements:
-    """What one request sent: `lean` on the driver connection, `orm` through SQLAlchemy."""
-
-    lean: list[str] = field(default_factory=list)
-    orm: list[str] = field(default_factory=list)
-
-    def catalog_orm(self) -> list[str]:
-        return [s for s in self.orm if any(table in s for table in _CATALOG_TABLES)]
-
-
-@contextmanager
-def statements_sent(application: FastAPI) -> Iterator[Statements]:
-    sent = Statements()
-    engine = application.state.resources.database.engine.sync_engine
-
-    def through_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(_TRANSACTION):
-            sent.orm.append(statement)
-
-    def on_driver(statement: str, _args: list[Any]) -> None:
-        sent.lean.append(statement)
-
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    fast.statement_observers.append(on_driver)
-    try:
-        yield sent
-    finally:
-        fast.statement_observers.remove(on_driver)
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+def catalog_orm(sent: Statements) -> list[str]:
+    """The statements sent through SQLAlchemy that touch the catalogue's tables."""
+    return [s for s in sent.orm if any(table in s for table in _CATALOG_TABLES)]
 
 
 async def _catalogue(http: httpx.AsyncClient, who: Account) -> tuple[str, str]:
@@ -138,7 +106,7 @@ async def test_each_catalogue_read_is_one_statement_on_the_driver(
             assert response.status_code == 200, (path, params, response.text)
             assert response.json()["data"], (path, params)
             assert len(sent.lean) == 1, (path, params, sent.lean)
-            assert sent.catalog_orm() == [], (path, params)
+            assert catalog_orm(sent) == [], (path, params)
 
 
 async def test_an_empty_session_seller_page_asks_once_more_whether_the_session_is_visible(
@@ -149,11 +117,11 @@ async def test_an_empty_session_seller_page_asks_once_more_whether_the_session_i
     with statements_sent(app) as sent:
         empty = await client.get(f"{API}/sessions/{bare}/sellers", headers=alice.headers)
     assert empty.status_code == 200 and empty.json()["data"]["items"] == []
-    assert len(sent.lean) == 2 and sent.catalog_orm() == []
+    assert len(sent.lean) == 2 and catalog_orm(sent) == []
     with statements_sent(app) as sent:
         hidden = await client.get(f"{API}/sessions/{bare}/sellers", headers=bob.headers)
     assert_error(hidden, 404, "not_found")
-    assert len(sent.lean) == 2 and sent.catalog_orm() == []
+    assert len(sent.lean) == 2 and catalog_orm(sent) == []
 
 
 # The same bytes as the ORM path

@@ -14,10 +14,9 @@ from sqlalchemy import event
 from parley.db import fast
 from tests.conftest import Account
 from tests.e2e.catalog_helpers import API, create_seller, create_vendor, new_chat_session
+from tests.support.statements import TRANSACTION
 
 ROWS = 6
-
-_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 @contextmanager
@@ -27,7 +26,7 @@ def _capture(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
     engine = app.state.resources.database.engine.sync_engine
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if not statement.lstrip().upper().startswith(_TRANSACTION):
+        if not statement.lstrip().upper().startswith(TRANSACTION):
             captured.append((statement, parameters))
 
     def on_driver(statement: str, args: list[Any]) -> None:

@@ -2,9 +2,6 @@
 where the database allows it, and answers byte for byte what the ORM use cases render."""
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,7 +9,6 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from parley.api.errors import error_response
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
@@ -20,45 +16,12 @@ from parley.chats.schemas import ChatSessionRead, MessageRead
 from parley.chats.service import ChatService
 from parley.core.cursors import InvalidCursor
 from parley.core.schemas import Envelope, Page
-from parley.db import fast
 from parley.db.uow import UnitOfWork
 from parley.media.service import MediaService
 from parley.models.user import User
 from tests.conftest import Account, assert_error, sign_up
 from tests.e2e.chat_helpers import API, MISSING, PDF, PNG, new_session, post_text, upload
-
-_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
-@dataclass
-class Statements:
-    """What one request sent: `lean` on the driver connection, `orm` through SQLAlchemy."""
-
-    lean: list[str] = field(default_factory=list)
-    orm: list[str] = field(default_factory=list)
-    transaction: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def statements_sent(application: FastAPI) -> Iterator[Statements]:
-    """Record every statement the application sends while the block runs."""
-    sent = Statements()
-    engine = application.state.resources.database.engine.sync_engine
-
-    def through_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        kind = statement.lstrip().upper()
-        (sent.transaction if kind.startswith(_TRANSACTION) else sent.orm).append(statement)
-
-    def on_driver(statement: str, _args: list[Any]) -> None:
-        sent.lean.append(statement)
-
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    fast.statement_observers.append(on_driver)
-    try:
-        yield sent
-    finally:
-        fast.statement_observers.remove(on_driver)
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+from tests.support.statements import statements_sent
 
 
 async def _warm(http: httpx.AsyncClient, who: Account) -> None:

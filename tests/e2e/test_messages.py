@@ -14,7 +14,7 @@ from parley.db import fast
 from parley.models.chat import Message
 from tests.conftest import Account, assert_error
 from tests.e2e.chat_helpers import API, MISSING, PNG, collect, new_session, post_text, upload
-from tests.e2e.test_chats_hot_paths import statements_sent
+from tests.support.statements import statements_sent
 
 MESSAGE_KEYS = {
     "id",
