@@ -168,6 +168,8 @@ def complete(schema: dict[str, Any], derived: dict[tuple[str, str], set[int]]) -
         for method, operation in item.items():
             if method in _HTTP_METHODS:
                 _complete_operation(operation, derived.get((path, method), {500}))
+            if method == "get" and path.startswith(API_PREFIX):
+                _document_conditional(operation)
     _drop_unused_validation_schemas(schema)
 
 
@@ -189,6 +191,31 @@ def _complete_operation(operation: dict[str, Any], derived: set[int]) -> None:
         security.append({BEARER_SCHEME: []})
     for status in sorted(wanted):
         _ensure(responses, status)
+
+
+def _document_conditional(operation: dict[str, Any]) -> None:
+    """A JSON read carries an `ETag` and answers a matching `If-None-Match` with 304 (see
+    parley.middleware.conditional)."""
+    ok = operation.get("responses", {}).get("200", {})
+    if "application/json" not in ok.get("content", {}):
+        return
+    ok.setdefault("headers", {})["ETag"] = {
+        "description": "A weak tag of this JSON body; send it back in `If-None-Match`",
+        "schema": {"type": "string"},
+    }
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": "The `ETag` of a copy the client holds: 304 when it is still current",
+            "schema": {"type": "string"},
+        }
+    )
+    operation["responses"]["304"] = {
+        "description": "Not modified: the copy named by `If-None-Match` is current",
+        "headers": {"ETag": {"schema": {"type": "string"}}},
+    }
 
 
 def _is_ours(response: dict[str, Any]) -> bool:

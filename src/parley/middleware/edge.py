@@ -3,10 +3,11 @@
 In order: the trusted proxy fixes the client address; the request gets its id (bound to every
 log line below); a CORS preflight is answered before it spends rate budget; the rate limit
 refuses before any body is read; a declared body over the limit is refused unread, a chunked
-one as the app reads past it; the app's responses over 1 KiB are gzipped for clients that
-accept it; an exception that escapes the app becomes the 500 (or 503) envelope. Every
-response, whoever produced it, passes one `send` that adds the RateLimit-*, CORS, security
-and request-id headers, and is then logged and counted (see parley.middleware.stack).
+one as the app reads past it; JSON reads carry an `ETag` (304 when it matches); the app's
+responses over 1 KiB are gzipped for clients that accept it; an exception that escapes the app
+becomes the 500 (or 503) envelope. Every response, whoever produced it, passes one `send` that
+adds the RateLimit-*, CORS, security and request-id headers, and is then logged and counted
+(see parley.middleware.stack).
 """
 
 import time
@@ -23,6 +24,7 @@ from parley.core.tokens import TokenCodec
 from parley.middleware.access_log import record
 from parley.middleware.body_limit import BodyTooLarge, declared_length, limited
 from parley.middleware.compression import Gzip
+from parley.middleware.conditional import Conditional
 from parley.middleware.cors import CorsPolicy
 from parley.middleware.proxy import ForwardedClient
 from parley.middleware.rate_limit import RequestBudget, bearer_token, budget_headers, is_exempt
@@ -32,6 +34,7 @@ from parley.middleware.security_headers import SecurityHeaders, is_no_store
 from parley.ops.metrics import RATE_LIMITED
 
 Headers = list[tuple[bytes, bytes]]
+_CONDITIONAL_METHODS = frozenset({"GET", "HEAD"})
 
 
 class RequestHeaders:
@@ -41,6 +44,7 @@ class RequestHeaders:
         "authorization",
         "content_length",
         "gzip",
+        "if_none_match",
         "multipart",
         "origin",
         "preflight",
@@ -52,6 +56,7 @@ class RequestHeaders:
         self.content_length: bytes | None = None
         self.origin: bytes | None = None
         self.request_id: bytes | None = None
+        self.if_none_match: bytes | None = None
         self.multipart = False
         self.preflight = False
         gzip: bool | None = None
@@ -67,6 +72,8 @@ class RequestHeaders:
                 self.origin = self.origin or value
             elif name == REQUEST_ID:
                 self.request_id = self.request_id or value
+            elif name == b"if-none-match":
+                self.if_none_match = self.if_none_match or value
             elif name == b"access-control-request-method":
                 self.preflight = True
             elif name == b"accept-encoding" and gzip is None:
@@ -172,6 +179,8 @@ class EdgeMiddleware:
             await error_response(PayloadTooLarge())(scope, receive, respond)
             return
         app_send = Gzip(respond).send if request.gzip else respond
+        if scope["method"] in _CONDITIONAL_METHODS:
+            app_send = Conditional(app_send, request.if_none_match).send
         try:
             await self.app(scope, limited(receive, limit), app_send)
         except ClientDisconnect:
