@@ -69,6 +69,27 @@ class SellerRead(BaseModel):
     updated_at: datetime
 
 
+class VendorRead(BaseModel):
+    id: UUID
+    session_id: UUID
+    name: str
+    phone_number: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionRead(BaseModel):
+    id: UUID
+    title: str
+    user_id: UUID
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None
+    message_count: int
+    vendor: VendorRead | None
+    seller_count: int
+
+
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
@@ -122,6 +143,21 @@ def _seller(n: int) -> dict[str, object]:
     }
 
 
+def _session(n: int) -> dict[str, object]:
+    sid = uuid4()
+    return {
+        "id": sid,
+        "title": f"Customer conversation {n + 1}",
+        "user_id": SESSION_ID,
+        "created_at": EPOCH,
+        "updated_at": EPOCH + timedelta(seconds=n),
+        "last_message_at": EPOCH + timedelta(seconds=n),
+        "message_count": 30,
+        "vendor": None,
+        "seller_count": 0,
+    }
+
+
 CURSOR = (
     "eyJpZCI6IjAxOTliYzQ2LTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDAwMCIsInNlcSI6MjB9.c2lnbmF0dXJlLWJ5dGVz"
 )
@@ -158,6 +194,14 @@ async def sellers(
 ) -> dict[str, object]:
     items = [_seller(n) for n in range(limit)]
     return {"message": "Sellers", "data": {"items": items, "next_cursor": CURSOR}}
+
+
+@app.get("/sessions", response_model=Envelope[Page[SessionRead]])
+async def sessions(
+    q: str | None = None, limit: int = Query(20, ge=1, le=100), cursor: str | None = None
+) -> dict[str, object]:
+    items = [_session(n) for n in range(limit)]
+    return {"message": "Chat sessions", "data": {"items": items, "next_cursor": CURSOR}}
 
 
 @app.post("/token", response_model=Envelope[TokenPair])

@@ -10,7 +10,7 @@ Result = dict[str, Any]
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
-ENDPOINT_KEYS = ("me", "page", "post", "sellers", "refresh")
+ENDPOINT_KEYS = ("me", "page", "post", "sessions", "sellers", "refresh")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

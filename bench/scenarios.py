@@ -69,6 +69,13 @@ def endpoints(manifest: Manifest, token: str, connections: int) -> list[Endpoint
             expect=201,
         ),
         Endpoint(
+            "sessions",
+            "GET /sessions (page of 20)",
+            Load(get(f"{API}/sessions?limit=20"), token, connections=connections),
+            Load(get("/sessions?limit=20"), connections=connections),
+            get(f"{API}/sessions?limit=20")[0],
+        ),
+        Endpoint(
             "sellers",
             f"GET /sellers?q={manifest.seller_query}",
             Load(get(sellers), token, connections=connections),

@@ -107,6 +107,7 @@ TARGETS = [
     ),
     Target("post", "POST text message vs baseline", 0.35, True, _ratio("post")),
     Target("sellers", "GET /sellers?q= (1,000 sellers) vs baseline", 0.20, True, _ratio("sellers")),
+    Target("sessions", "GET /sessions (page of 20) vs baseline", 0.30, True, _ratio("sessions")),
     Target(
         "refresh",
         "POST /auth/refresh vs baseline",
