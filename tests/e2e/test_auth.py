@@ -46,6 +46,8 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
         "phone_number",
         "role",
         "is_active",
+        "email_verified",
+        "mfa_enabled",
         "created_at",
         "updated_at",
     }
@@ -55,6 +57,7 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
         "+14155552671",
     )
     assert user["role"] == "user" and user["is_active"] is True
+    assert user["email_verified"] is False and user["mfa_enabled"] is False
     assert PASSWORD not in response.text
 
 
