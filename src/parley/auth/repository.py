@@ -252,7 +252,7 @@ WHERE id = :sid AND revoked_at IS NULL AND expires_at > :now
 _RECORD_REUSE = """
 INSERT INTO audit_log (id, created_at, action, actor_id, target_type, target_id, ip_address,
                        user_agent, request_id, details)
-VALUES (:id, :now, 'auth.refresh_reused', NULL, 'login_session', :sid, :ip, :ua, :rid, :details)
+VALUES (:id, :now, 'auth.refresh_reused', NULL, 'user', :user_id, :ip, :ua, :rid, :details)
 """
 
 
@@ -325,7 +325,7 @@ class RefreshRows:
         """Write the `auth.refresh_reused` audit entry of a revocation by reuse."""
         request = current_request()
         db = self.db
-        details = orjson.dumps({"user_id": str(user_id)}).decode()
+        details = orjson.dumps({"login_session_id": str(login_session_id)}).decode()
         sql = _RECORD_REUSE
         if self.dialect.name == "postgresql":
             sql = sql.replace(":details", "CAST(:details AS JSON)")
@@ -335,7 +335,7 @@ class RefreshRows:
             {
                 "id": db.uuid(entry_id),
                 "now": db.time(now),
-                "sid": db.uuid(login_session_id),
+                "user_id": db.uuid(user_id),
                 "ip": request.ip_address,
                 "ua": request.user_agent,
                 "rid": request.request_id,

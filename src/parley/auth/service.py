@@ -158,7 +158,7 @@ class AuthService:
                 await self.login_failures.hit(*budget)
             LOGIN_ATTEMPTS.labels("invalid_credentials").inc()
             security_event("login_failed", ip=client.ip_address, known_account=user is not None)
-            await self._record_failed_login(user, reason="invalid_credentials")
+            await self._record_failed_login(user.id if user else None, reason="invalid_credentials")
             raise InvalidCredentials
         if not user.is_active:
             LOGIN_ATTEMPTS.labels("account_disabled").inc()
@@ -187,19 +187,19 @@ class AuthService:
         if challenge is None or user is None or not user.is_active:
             await self.login_failures.hit(*ip_budget)
             raise InvalidMfaToken
-        budgets = [ip_budget, ("account", user.email_key)]
+        user_id, budgets = user.id, [ip_budget, ("account", user.email_key)]
         await self._ensure_within_budget(budgets)
         async with self.uow:
             await begin_write(self.uow.session)
             factor = await SecondFactor(self.uow.session, settings=self.settings).check(
-                user.id, code, now=now
+                user_id, code, now=now
             )
             if factor is None:
-                await self.uow.rollback()
+                await self.uow.rollback()  # expires `user`: only user_id is read below
                 for budget in budgets:
                     await self.login_failures.hit(*budget)
                 LOGIN_ATTEMPTS.labels("invalid_mfa_code").inc()
-                await self._record_failed_login(user, reason="invalid_mfa_code")
+                await self._record_failed_login(user_id, reason="invalid_mfa_code")
                 raise InvalidMfaCode
             if not await challenges.claim(challenge.id, now=now):
                 raise InvalidMfaToken  # a concurrent request used it first
@@ -232,14 +232,14 @@ class AuthService:
             )
             await self.uow.commit()
 
-    async def _record_failed_login(self, user: User | None, *, reason: str) -> None:
+    async def _record_failed_login(self, user_id: UUID | None, *, reason: str) -> None:
         """A failed sign-in is recorded in a transaction of its own (nothing else changes)."""
         async with self.uow:
             self.audit.record(
                 "auth.login_failed",
                 actor_id=None,
-                target_type="user" if user else None,
-                target_id=user.id if user else None,
+                target_type="user" if user_id else None,
+                target_id=user_id,
                 details={"reason": reason},
             )
             await self.uow.commit()
@@ -282,9 +282,9 @@ class AuthService:
             self.audit.record(
                 "auth.refresh_reused",
                 actor_id=None,
-                target_type="login_session",
-                target_id=login_session.id,
-                details={"user_id": str(login_session.user_id)},
+                target_type="user",
+                target_id=login_session.user_id,
+                details={"login_session_id": str(login_session.id)},
             )
             # The revocation must survive the 401 that follows: commit it on its own first.
             await self.uow.commit()
