@@ -12,11 +12,11 @@ from parley.audit.repository import AuditRepository
 from parley.auth.cache import AccessCache
 from parley.core.clock import utcnow
 from parley.db.engine import Database
+from parley.db.repository import lock_row
 from parley.db.uow import UnitOfWork
 from parley.models.accounts import ApiKey
 from parley.models.user import User
 from parley.users.errors import UserNotFound
-from parley.users.repository import UserRepository
 
 MAX_LIVE_KEYS = 20
 # A verified key is remembered at most this long, like a login session (auth/cache.py).
@@ -38,7 +38,6 @@ class ApiKeyService:
         self.uow = uow
         self.cache = cache
         self.keys = ApiKeyRepository(uow.session)
-        self.users = UserRepository(uow.session)
         self.audit = AuditRepository(uow.session)
 
     async def create(self, user_id: UUID, *, data: ApiKeyCreate) -> CreatedKey:
@@ -46,8 +45,8 @@ class ApiKeyService:
         now = utcnow()
         made = new_key()
         async with self.uow:
-            # Locking the user row serialises its creations, so 20 stays 20 under races.
-            if await self.users.lock(user_id, now=now) is None:
+            # Holding the user's row serialises its creations, so 20 stays 20 under races.
+            if await lock_row(self.uow.session, User, user_id, User.id) is None:
                 raise UserNotFound
             if await self.keys.count_live(user_id, now=now) >= MAX_LIVE_KEYS:
                 raise TooManyApiKeys
