@@ -93,6 +93,17 @@ async def test_register_conflicts_on_username_and_phone(client: httpx.AsyncClien
     assert_error(taken_phone, 409, "conflict")
 
 
+@pytest.mark.parametrize("phone_number", ["+14155552671*", "+1415555267x", "+1 415 555 2671;"])
+async def test_phone_numbers_with_trailing_junk_are_refused(
+    client: httpx.AsyncClient, phone_number: str
+) -> None:
+    response = await client.post(
+        f"{API}/auth/register",
+        json={"email": unique_email(), "password": PASSWORD, "phone_number": phone_number},
+    )
+    assert_error(response, 422, "validation_error")
+
+
 @pytest.mark.parametrize(
     ("password", "reason"),
     [
