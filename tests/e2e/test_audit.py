@@ -1,5 +1,6 @@
 """The audit log: what is recorded, with which request, and how it is read and purged."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,15 @@ from fastapi import FastAPI
 from parley.audit.service import purge_expired_audit_entries
 from parley.core.ids import new_id
 from parley.models.accounts import AuditEntry
-from tests.conftest import PASSWORD, Account, assert_error, log_in, unique_email
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    RecordingMailer,
+    assert_error,
+    log_in,
+    unique_email,
+)
+from tests.e2e.accounts_helpers import enable_mfa, link_token, totp_code
 
 API = "/api/v1"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -217,3 +226,43 @@ async def test_the_purge_removes_only_entries_past_retention(
     async with resources.database.sessions() as db:
         assert await db.get(AuditEntry, old) is None
         assert await db.get(AuditEntry, recent) is not None
+
+
+async def test_verification_mfa_and_password_reset_are_recorded(
+    client: httpx.AsyncClient, alice: Account, mailer: RecordingMailer
+) -> None:
+    verification = link_token(mailer.sent[0].body, "/verify-email")
+    await client.post(f"{API}/auth/email/verify", json={"token": verification})
+    secret, _codes, step = await enable_mfa(client, alice)
+    off = await client.request(
+        "DELETE",
+        f"{API}/auth/mfa",
+        json={"password": alice.password, "code": totp_code(secret, step + 1)},
+        headers=alice.headers,
+    )
+    assert off.status_code == 200
+    await client.post(f"{API}/auth/password/forgot", json={"email": alice.email})
+    reset = await _wait_for_reset_mail(mailer, alice.email)
+    await client.post(
+        f"{API}/auth/password/reset",
+        json={"token": link_token(reset, "/reset-password"), "new_password": "a fresh passphrase"},
+    )
+    tokens = await log_in(client, email=alice.email, password="a fresh passphrase")
+    alice.access_token = tokens["access_token"]
+    actions = [e["action"] for e in await _mine(client, alice)]
+    assert actions[:5] == [
+        "auth.login",
+        "auth.password_reset",
+        "auth.mfa_disabled",
+        "auth.mfa_enabled",
+        "auth.email_verified",
+    ]
+
+
+async def _wait_for_reset_mail(mailer: RecordingMailer, address: str) -> str:
+    for _ in range(500):
+        found = [m.body for m in mailer.sent if m.to == address and "reset-password" in m.body]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no reset mail")
