@@ -1,12 +1,20 @@
 """Two-factor sign-in with TOTP, driven by an independent RFC 6238 implementation."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from parley.models.accounts import RecoveryCode, TotpCredential
+from parley.accounts.service import purge_spent_account_tokens
+from parley.models.accounts import (
+    EmailVerificationToken,
+    MfaChallenge,
+    RecoveryCode,
+    TotpCredential,
+)
 from tests.conftest import Account, assert_error, make_client, sign_up
 from tests.e2e.accounts_helpers import API, current_step, enable_mfa, totp_code
 
@@ -196,3 +204,20 @@ async def test_the_secret_and_recovery_codes_are_not_stored_in_the_clear(
     assert len(stored) == 1 and secret not in stored[0]
     assert len(hashes) == 10
     assert not any(code.replace("-", "") in h or code in h for code in codes for h in hashes)
+
+
+async def test_spent_mfa_tokens_and_links_are_purged_after_a_day(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await enable_mfa(client, alice)
+    await _login(client, alice)
+    await _login(client, alice)
+    database = app.state.resources.database
+    assert await purge_spent_account_tokens(database) == 0
+    later = datetime.now(UTC) + timedelta(days=2)
+    monkeypatch.setattr("parley.accounts.service.utcnow", lambda: later)
+    # Two challenges expired, and alice's unused verification link too.
+    assert await purge_spent_account_tokens(database) == 3
+    async with database.sessions() as db:
+        assert (await db.scalars(select(MfaChallenge))).all() == []
+        assert (await db.scalars(select(EmailVerificationToken))).all() == []

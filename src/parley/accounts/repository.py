@@ -4,7 +4,7 @@ the challenges of two-step sign-in."""
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from parley.db.repository import Repository
@@ -49,6 +49,18 @@ class EmailVerificationRepository(Repository[EmailVerificationToken]):
             )
             .values(used_at=now)
         )
+
+    async def delete_spent(self, *, before: datetime) -> int:
+        """Delete links that expired, or were used, before `before`."""
+        result = await self.session.execute(
+            delete(EmailVerificationToken).where(
+                or_(
+                    EmailVerificationToken.expires_at < before,
+                    EmailVerificationToken.used_at < before,
+                )
+            )
+        )
+        return _rowcount(result)
 
 
 class TotpRepository(Repository[TotpCredential]):
@@ -107,6 +119,15 @@ class MfaChallengeRepository(Repository[MfaChallenge]):
                 MfaChallenge.expires_at > now,
             )
         )
+
+    async def delete_spent(self, *, before: datetime) -> int:
+        """Delete challenges that expired, or were used, before `before`."""
+        result = await self.session.execute(
+            delete(MfaChallenge).where(
+                or_(MfaChallenge.expires_at < before, MfaChallenge.used_at < before)
+            )
+        )
+        return _rowcount(result)
 
     async def claim(self, challenge_id: UUID, *, now: datetime) -> bool:
         result = await self.session.execute(

@@ -24,6 +24,7 @@ from parley.accounts.mail import (
 )
 from parley.accounts.repository import (
     EmailVerificationRepository,
+    MfaChallengeRepository,
     RecoveryCodeRepository,
     TotpRepository,
 )
@@ -46,6 +47,7 @@ from parley.core.mail import Mailer
 from parley.core.passwords import verify_password
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import hash_opaque_token, new_opaque_token
+from parley.db.engine import Database
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
 from parley.models.accounts import EmailVerificationToken, TotpCredential
@@ -164,6 +166,17 @@ async def ensure_within_budget(limiter: Limiter, budgets: list[tuple[str, str]])
             raise RateLimited(
                 "Too many failed attempts; try again later", retry_after=verdict.reset_after
             )
+
+
+async def purge_spent_account_tokens(database: Database) -> int:
+    """Delete verification links and MFA challenges spent (expired or used) over a day ago;
+    return how many went. The periodic job system calls this."""
+    before = utcnow() - timedelta(days=1)
+    async with database.sessions() as db, UnitOfWork(db) as uow:
+        purged = await EmailVerificationRepository(db).delete_spent(before=before)
+        purged += await MfaChallengeRepository(db).delete_spent(before=before)
+        await uow.commit()
+    return purged
 
 
 @dataclass(frozen=True, slots=True)
