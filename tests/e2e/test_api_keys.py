@@ -190,3 +190,18 @@ async def test_requests_with_a_key_spend_the_budget_of_its_user(
             remaining.append(int(response.headers["ratelimit-remaining"]))
         # One budget, the user's: each request spends one from the same count.
         assert remaining[0] - remaining[1] == 1 and remaining[1] - remaining[2] == 1
+
+
+async def test_browsers_may_send_a_key_cross_origin(app_factory: Callable[..., Any]) -> None:
+    application: FastAPI = await app_factory(cors_origins="https://shop.example")
+    async with make_client(application) as http:
+        response = await http.options(
+            f"{API}/sessions",
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-api-key",
+            },
+        )
+    assert response.status_code == 200
+    assert "x-api-key" in response.headers["access-control-allow-headers"].lower()
