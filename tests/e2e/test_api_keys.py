@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from parley.models.accounts import ApiKey
 from tests.conftest import Account, assert_error, make_client, sign_up
+from tests.support.statements import statements_sent
 
 API = "/api/v1"
 KEY_SHAPE = re.compile(r"^pk_([a-z0-9]{8})_[A-Za-z0-9_-]{20,}$")
@@ -205,3 +206,20 @@ async def test_browsers_may_send_a_key_cross_origin(app_factory: Callable[..., A
         )
     assert response.status_code == 200
     assert "x-api-key" in response.headers["access-control-allow-headers"].lower()
+
+
+async def test_an_unknown_prefix_and_a_wrong_secret_do_the_same_work(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    key = (await _create(client, alice))["key"]
+    wrong_secret = key[:12] + ("A" if key[12] != "A" else "B") + key[13:]
+    unknown_prefix = "pk_zzzzzzzz" + key[11:]
+    sent_per_key = []
+    for candidate in (wrong_secret, unknown_prefix):
+        with statements_sent(app) as sent:
+            response = await client.get(f"{API}/users/me", headers=_bearer(candidate))
+        assert_error(response, 401, "unauthorized")
+        sent_per_key.append(sent.orm)
+    # One look-up by prefix each, then a hash comparison (against a dummy when none matched).
+    assert len(sent_per_key[0]) == len(sent_per_key[1]) == 1
+    assert sent_per_key[0] == sent_per_key[1]
