@@ -223,3 +223,13 @@ async def test_an_unknown_prefix_and_a_wrong_secret_do_the_same_work(
     # One look-up by prefix each, then a hash comparison (against a dummy when none matched).
     assert len(sent_per_key[0]) == len(sent_per_key[1]) == 1
     assert sent_per_key[0] == sent_per_key[1]
+
+
+async def test_keys_die_with_their_deleted_user(
+    client: httpx.AsyncClient, alice: Account, admin: Account
+) -> None:
+    key = (await _create(client, alice))["key"]
+    assert (await client.get(f"{API}/users/me", headers=_bearer(key))).status_code == 200
+    deleted = await client.delete(f"{API}/users/{alice.id}", headers=admin.headers)
+    assert deleted.status_code == 200
+    assert_error(await client.get(f"{API}/users/me", headers=_bearer(key)), 401, "unauthorized")
