@@ -266,3 +266,24 @@ async def _wait_for_reset_mail(mailer: RecordingMailer, address: str) -> str:
             return found[-1]
         await asyncio.sleep(0.01)
     raise AssertionError("no reset mail")
+
+
+async def test_a_change_that_fails_leaves_no_entry(
+    client: httpx.AsyncClient, alice: Account, bob: Account, admin: Account
+) -> None:
+    await client.patch(f"{API}/users/me", json={"username": "taken_name"}, headers=bob.headers)
+    clash = await client.patch(
+        f"{API}/users/{alice.id}",
+        json={"username": "taken_name", "is_active": False},
+        headers=admin.headers,
+    )
+    assert_error(clash, 409, "conflict")
+    again = await client.post(
+        f"{API}/auth/register", json={"email": alice.email, "password": PASSWORD}
+    )
+    assert_error(again, 409, "conflict")
+    entries = (await client.get(f"{API}/audit", headers=admin.headers)).json()["data"]["items"]
+    assert [e for e in entries if e["action"] == "user.updated"] == []
+    registered = [e for e in entries if e["action"] == "auth.register"]
+    assert len(registered) == 3  # alice, bob and the administrator; not the second alice
+    assert (await client.get(f"{API}/users/me", headers=alice.headers)).status_code == 200
