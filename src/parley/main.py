@@ -3,15 +3,20 @@
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from parley import __version__
+from parley.accounts.router import router as accounts_router
 from parley.api.errors import install_error_handlers
 from parley.api.methods import HeadAsGet, HeadWithoutBody
 from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
+from parley.apikeys.router import router as api_keys_router
+from parley.apikeys.service import remembered_key_owner
+from parley.audit.router import router as audit_router
 from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
 from parley.catalog.router import router as catalog_router
@@ -101,7 +106,10 @@ def create_app(
         summary="The HTTP API of Parley, a backend for conversational commerce.",
         lifespan=lifespan,
         middleware=middleware_stack(
-            settings, tokens=resources.tokens, request_limiter=requests_limiter
+            settings,
+            tokens=resources.tokens,
+            request_limiter=requests_limiter,
+            key_owner=partial(remembered_key_owner, resources.access_cache),
         ),
     )
     app.state.resources = resources
@@ -110,6 +118,9 @@ def create_app(
 
     app.include_router(ops_router)
     app.include_router(auth_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
+    app.include_router(accounts_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
+    app.include_router(api_keys_router, prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
+    app.include_router(audit_router, prefix=API_PREFIX, tags=["audit"])
     app.include_router(users_router, prefix=f"{API_PREFIX}/users", tags=["users"])
     app.include_router(build_chats_router(settings), prefix=API_PREFIX, tags=["chat sessions"])
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])

@@ -46,6 +46,8 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
         "phone_number",
         "role",
         "is_active",
+        "email_verified",
+        "mfa_enabled",
         "created_at",
         "updated_at",
     }
@@ -55,6 +57,7 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
         "+14155552671",
     )
     assert user["role"] == "user" and user["is_active"] is True
+    assert user["email_verified"] is False and user["mfa_enabled"] is False
     assert PASSWORD not in response.text
 
 
@@ -88,6 +91,17 @@ async def test_register_conflicts_on_username_and_phone(client: httpx.AsyncClien
         json={"email": unique_email(), "password": PASSWORD, "phone_number": "+44 20 7183 8750"},
     )
     assert_error(taken_phone, 409, "conflict")
+
+
+@pytest.mark.parametrize("phone_number", ["+14155552671*", "+1415555267x", "+1 415 555 2671;"])
+async def test_phone_numbers_with_trailing_junk_are_refused(
+    client: httpx.AsyncClient, phone_number: str
+) -> None:
+    response = await client.post(
+        f"{API}/auth/register",
+        json={"email": unique_email(), "password": PASSWORD, "phone_number": phone_number},
+    )
+    assert_error(response, 422, "validation_error")
 
 
 @pytest.mark.parametrize(

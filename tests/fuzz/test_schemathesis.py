@@ -38,8 +38,15 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 # assigns a 422, and a file whose bytes are of no accepted type a 415.
 UNISSUED_CURSOR = (
     r"^GET /api/v1/(auth/sessions|sessions|sessions/\{[^}]+\}/(messages|sellers)"
-    r"|vendors|sellers|users)$",
+    r"|vendors|sellers|users|api-keys|users/me/audit|audit)$",
     ["400"],
+)
+# A token the server did not mail is 400, as a used or expired one; a confirmation password
+# that is not the account's is 422 (decision 003).
+UNISSUED_TOKEN = (r"^POST /api/v1/auth/email/verify$", ["400"])
+WRONG_PASSWORD = (
+    r"^(POST /api/v1/auth/mfa/(totp/setup|recovery-codes)|DELETE /api/v1/auth/mfa)$",
+    ["422"],
 )
 UNASSIGNED_PHONE_NUMBER = (
     r"^(POST|PATCH) /api/v1/(auth/register|users/me|users/\{[^}]+\}|sessions/\{[^}]+\}/vendor)$",
@@ -124,7 +131,13 @@ def _config(bearer: dict[str, str]) -> SchemathesisConfig:
             },
             "operations": [
                 {"include-name-regex": name, "checks": accepting(*statuses)}
-                for name, statuses in (UNISSUED_CURSOR, UNASSIGNED_PHONE_NUMBER, UNACCEPTED_FILE)
+                for name, statuses in (
+                    UNISSUED_CURSOR,
+                    UNASSIGNED_PHONE_NUMBER,
+                    UNACCEPTED_FILE,
+                    UNISSUED_TOKEN,
+                    WRONG_PASSWORD,
+                )
             ],
         }
     )

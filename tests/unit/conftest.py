@@ -14,6 +14,7 @@ from parley.core.tokens import TokenCodec
 from parley.users.schemas import UserCreate
 from parley.users.service import UserService
 from tests.unit.fakes import (
+    FakeAuditRepository,
     FakeLoginSessionRepository,
     FakeRefreshTokenRepository,
     FakeResetTokenRepository,
@@ -47,6 +48,7 @@ class World:
     cache: RecordingCache
     outbox: Outbox
     settings: Settings
+    audit: FakeAuditRepository = field(default_factory=FakeAuditRepository)
 
     def auth(self, *, failures: int = 10) -> AuthService:
         return AuthService(
@@ -62,12 +64,17 @@ class World:
             login_sessions=self.login_sessions,  # type: ignore[arg-type]
             refresh_tokens=self.refresh_tokens,  # type: ignore[arg-type]
             reset_tokens=self.reset_tokens,  # type: ignore[arg-type]
+            audit=self.audit,  # type: ignore[arg-type]
         )
 
     async def register(self, email: str = "shop@example.com") -> Any:
         service = UserService(
-            self.uow, settings=self.settings, users=self.users, login_sessions=self.login_sessions
-        )  # type: ignore[arg-type]
+            self.uow,  # type: ignore[arg-type]
+            settings=self.settings,
+            users=self.users,  # type: ignore[arg-type]
+            login_sessions=self.login_sessions,  # type: ignore[arg-type]
+            audit=self.audit,  # type: ignore[arg-type]
+        )
         return await service.register(UserCreate(email=email, password=PASSWORD))
 
 

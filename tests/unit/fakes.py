@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from parley.core.clock import utcnow
 from parley.core.ids import new_id
+from parley.models.accounts import AuditEntry
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 from parley.users.errors import EmailTaken, PhoneNumberTaken, UsernameTaken
 from parley.users.repository import email_key
@@ -194,3 +196,35 @@ class RecordingCache:
 
     async def invalidate_user(self, user_id: UUID) -> None:
         self.invalidated.append(user_id)
+
+
+@dataclass
+class FakeAuditRepository:
+    """Keeps audit entries in a list, newest last."""
+
+    entries: list[AuditEntry] = field(default_factory=list)
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor_id: UUID | None,
+        target_type: str | None = None,
+        target_id: UUID | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            id=new_id(),
+            created_at=utcnow(),
+            action=action,
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
+        self.entries.append(entry)
+        return entry
+
+    async def recent_sign_ins(self, user_id: UUID, *, limit: int = 500) -> list[AuditEntry]:
+        found = [e for e in self.entries if e.actor_id == user_id and e.action == "auth.login"]
+        return list(reversed(found))[:limit]

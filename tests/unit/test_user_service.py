@@ -12,8 +12,13 @@ from tests.unit.conftest import CLIENT, PASSWORD, World
 
 def _users(w: World) -> UserService:
     return UserService(
-        w.uow, settings=w.settings, cache=w.cache, users=w.users, login_sessions=w.login_sessions
-    )  # type: ignore[arg-type]
+        w.uow,  # type: ignore[arg-type]
+        settings=w.settings,
+        cache=w.cache,  # type: ignore[arg-type]
+        users=w.users,  # type: ignore[arg-type]
+        login_sessions=w.login_sessions,  # type: ignore[arg-type]
+        audit=w.audit,  # type: ignore[arg-type]
+    )
 
 
 async def test_common_passwords_are_refused(world: World) -> None:

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.api.openapi import answers
 from parley.api.resources import Resources
+from parley.apikeys.errors import InsufficientScope
+from parley.apikeys.keys import is_api_key
+from parley.apikeys.service import KeyHolder, authenticate_api_key, remembered_key
 from parley.auth.service import Principal, authenticate_access
 from parley.core.clock import utcnow
 from parley.core.errors import Forbidden, Unauthorized
@@ -38,15 +41,23 @@ async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
+# Set in the request state when an API key authenticated the request: its scope.
+API_KEY_SCOPE = "api_key_scope"
+_CREDENTIAL_PATHS = ("/api/v1/auth/", "/api/v1/api-keys")
+_ME = "/api/v1/users/me"
 
 
 def _bearer_token(request: Request) -> str | None:
-    """The bearer token as OAuth2PasswordBearer reads it: the first Authorization header."""
+    """The bearer token as OAuth2PasswordBearer reads it (the first Authorization header), or
+    else an API key's `X-API-Key` header."""
+    api_key = None
     for name, value in request.scope["headers"]:
         if name == b"authorization":
             scheme, token = get_authorization_scheme_param(value.decode("latin-1"))
             return token if scheme.lower() == "bearer" and token else None
-    return None
+        if name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1").strip() or None
+    return api_key
 
 
 def _remembered(request: Request) -> tuple[User, UUID] | None:
@@ -55,10 +66,26 @@ def _remembered(request: Request) -> tuple[User, UUID] | None:
     if token is None:
         return None
     resources: Resources = request.app.state.resources
+    if is_api_key(token):
+        holder = remembered_key(resources.access_cache, token)
+        return _key_holder(request, holder) if holder is not None else None
     found = resources.access_cache.get_by_token(token)
     if found is not None:
         request.scope.setdefault("state", {})["user_id"] = found[0].id
     return found
+
+
+def _key_holder(request: Request, holder: KeyHolder) -> tuple[User, UUID]:
+    """Let a key through only where its scope reaches (403 `insufficient_scope` elsewhere)."""
+    state = request.scope.setdefault("state", {})
+    state["user_id"] = holder.user.id
+    state[API_KEY_SCOPE] = holder.scope
+    method, path = request.scope["method"], request.scope["path"]
+    if path.startswith(_CREDENTIAL_PATHS) or (path == _ME and method in {"PATCH", "DELETE"}):
+        raise InsufficientScope("API keys cannot manage credentials or the account")
+    if holder.scope != "write" and method not in {"GET", "HEAD"}:
+        raise InsufficientScope("This API key may only read (GET and HEAD)")
+    return holder.user, holder.api_key_id
 
 
 async def _authenticate(request: Request) -> tuple[User, UUID]:
@@ -67,6 +94,11 @@ async def _authenticate(request: Request) -> tuple[User, UUID]:
     if not token:
         raise Unauthorized("Not authenticated")
     resources: Resources = request.app.state.resources
+    if is_api_key(token):
+        holder = await authenticate_api_key(
+            token, database=resources.database, cache=resources.access_cache
+        )
+        return _key_holder(request, holder)
     principal = await authenticate_access(
         token, tokens=resources.tokens, database=resources.database, cache=resources.access_cache
     )
@@ -103,16 +135,19 @@ class _UserOfToken(_Bearer):
         return (_remembered(request) or await _authenticate(request))[0]
 
 
-# A live login session of an active user, from the bearer token.
-current_principal = answers(401, 503)(_PrincipalOfToken())
-current_user = answers(401, 503)(_UserOfToken())
+# A live login session of an active user, from the bearer token; or an API key, which
+# answers 403 `insufficient_scope` where its scope does not reach.
+current_principal = answers(401, 403, 503)(_PrincipalOfToken())
+current_user = answers(401, 403, 503)(_UserOfToken())
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
 @answers(403)
-async def admin_user(user: CurrentUser) -> User:
+async def admin_user(user: CurrentUser, request: Request) -> User:
+    if API_KEY_SCOPE in request.scope.get("state", {}):
+        raise InsufficientScope("API keys cannot use administration routes")
     if user.role != Role.ADMIN:
         security_event("forbidden", user_id=str(user.id), reason="admin route")
         raise Forbidden("Administrator role required")

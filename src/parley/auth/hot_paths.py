@@ -63,6 +63,9 @@ class AuthHotPaths:
             if not found.claimed and not reused:
                 raise InvalidRefreshToken  # expired, revoked, disabled, or a racing twin
             if reused and found.unrevoked:
+                await RefreshRows(conn, dialect).record_reuse(
+                    new_id(), login_session_id=UUID(session_id), user_id=user_id, now=now
+                )
                 uow.after_commit(lambda: self.cache.invalidate_user(user_id))
             # The rotation, or the revocation that must survive the 401 that follows.
             await uow.commit()

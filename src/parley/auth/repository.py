@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import String, Uuid, insert, literal, select, text, update
 from sqlalchemy.engine import CursorResult
 
 from parley.core.ids import new_id
+from parley.core.request_context import current_request
 from parley.db.fast import Driver, Row, compiled
 from parley.db.repository import Repository
 from parley.db.types import UTCDateTime
@@ -246,6 +248,14 @@ WHERE id = :sid AND revoked_at IS NULL AND expires_at > :now
 """
 
 
+# The audit entry of a reuse, in the revocation's transaction (see AuditRepository.record).
+_RECORD_REUSE = """
+INSERT INTO audit_log (id, created_at, action, actor_id, target_type, target_id, ip_address,
+                       user_agent, request_id, details)
+VALUES (:id, :now, 'auth.refresh_reused', NULL, 'user', :user_id, :ip, :ua, :rid, :details)
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshOutcome:
     """What a refresh found, as the driver reads it; `claimed` tells whether it rotated."""
@@ -308,3 +318,27 @@ class RefreshRows:
         elif used_at is not None and db.time_value(used_at) < reuse_before and unrevoked:
             await self._run("revoke_login_session", _REVOKE_LOGIN_SESSION, params)
         return RefreshOutcome(sid, used_at, user_id, role, bool(unrevoked), bool(claimable))
+
+    async def record_reuse(
+        self, entry_id: UUID, *, login_session_id: UUID, user_id: UUID, now: datetime
+    ) -> None:
+        """Write the `auth.refresh_reused` audit entry of a revocation by reuse."""
+        request = current_request()
+        db = self.db
+        details = orjson.dumps({"login_session_id": str(login_session_id)}).decode()
+        sql = _RECORD_REUSE
+        if self.dialect.name == "postgresql":
+            sql = sql.replace(":details", "CAST(:details AS JSON)")
+        await self._run(
+            "record_reuse",
+            sql,
+            {
+                "id": db.uuid(entry_id),
+                "now": db.time(now),
+                "user_id": db.uuid(user_id),
+                "ip": request.ip_address,
+                "ua": request.user_agent,
+                "rid": request.request_id,
+                "details": details,
+            },
+        )

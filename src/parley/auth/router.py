@@ -20,6 +20,8 @@ from parley.auth.hot_paths import AuthHotPaths
 from parley.auth.schemas import (
     LoginRequest,
     LoginSessionRead,
+    MfaChallengeRead,
+    MfaVerifyRequest,
     OAuth2Token,
     PasswordChange,
     PasswordForgot,
@@ -28,7 +30,13 @@ from parley.auth.schemas import (
     TokenPair,
     TokenRequest,
 )
-from parley.auth.service import AuthService, ClientInfo
+from parley.auth.service import (
+    AuthService,
+    ClientInfo,
+    IssuedTokens,
+    MfaRequired,
+    SecondStepRequired,
+)
 from parley.core.cursors import list_scope
 from parley.core.errors import ParleyError
 from parley.core.schemas import Envelope, Page
@@ -60,14 +68,39 @@ def _client(request: Request) -> ClientInfo:
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def register(data: UserCreate, db: DbSession, resources: ResourcesDep) -> Envelope[UserRead]:
     """Create an account. 409 when the email, username or phone number is taken."""
-    user = await UserService(UnitOfWork(db), settings=resources.settings).register(data)
+    users = UserService(UnitOfWork(db), settings=resources.settings, mailer=resources.mailer)
+    user = await users.register(data)
     return Envelope(message="Account created", data=UserRead.model_validate(user))
 
 
 @router.post("/login", responses=errors(401, 403))
-async def login(data: LoginRequest, request: Request, auth: AuthServiceDep) -> Envelope[TokenPair]:
-    """Sign in with email and password; opens a login session for this device."""
+async def login(
+    data: LoginRequest, request: Request, auth: AuthServiceDep
+) -> Envelope[TokenPair | MfaChallengeRead]:
+    """Sign in with email and password; opens a login session for this device.
+
+    With two-factor authentication on, answers `{mfa_required, mfa_token, expires_in}`
+    instead: finish with `POST /auth/mfa/verify`. 403 `account_disabled`, or
+    `email_not_verified` when REQUIRE_EMAIL_VERIFICATION is on (a fresh link is mailed).
+    """
     issued = await auth.login(data.email, data.password, client=_client(request))
+    if isinstance(issued, MfaRequired):
+        return Envelope(
+            message="Second factor required", data=MfaChallengeRead.model_validate(issued)
+        )
+    return Envelope(message="Logged in", data=TokenPair.model_validate(issued))
+
+
+@router.post("/mfa/verify", responses=errors(401))
+async def verify_mfa(
+    data: MfaVerifyRequest, request: Request, auth: AuthServiceDep
+) -> Envelope[TokenPair]:
+    """Finish a sign-in with MFA: the `mfa_token` of the login and a TOTP or recovery code.
+
+    A wrong code is 401 and counts against LOGIN_RATE_LIMIT (then 429); the `mfa_token` stays
+    usable until it expires or succeeds once.
+    """
+    issued = await auth.complete_mfa(data.mfa_token, data.code, client=_client(request))
     return Envelope(message="Logged in", data=TokenPair.model_validate(issued))
 
 
@@ -90,13 +123,21 @@ async def token(request: Request, auth: AuthServiceDep) -> OAuth2Token | JSONRes
     """OAuth2 password flow (`username` is the email), for the docs' Authorize button.
 
     Answers in the RFC 6749 shape, errors included: `{error, error_description}`; a malformed
-    form is 400 `invalid_request`, another grant type 400 `unsupported_grant_type`.
+    form is 400 `invalid_request`, another grant type 400 `unsupported_grant_type`, an account
+    with two-factor sign-in 400 `invalid_grant` (it must use /auth/login), a disabled or
+    unverified account 403 `invalid_grant`.
     """
     form = await _token_form(request)
     if isinstance(form, JSONResponse):
         return form
     try:
-        issued = await auth.login(form.username, form.password, client=_client(request))
+        issued = await auth.login(
+            form.username, form.password, client=_client(request), second_step=False
+        )
+    except SecondStepRequired:
+        return _oauth2_error(
+            400, "invalid_grant", "This account uses two-factor sign-in: use /auth/login"
+        )
     except ParleyError as error:
         if error.status >= 500:
             raise  # an outage is the envelope's 503, like on every route
@@ -104,6 +145,7 @@ async def token(request: Request, auth: AuthServiceDep) -> OAuth2Token | JSONRes
         if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)
         return _oauth2_error(error.status, "invalid_grant", error.message, headers)
+    assert isinstance(issued, IssuedTokens)  # second_step=False never answers a challenge
     return OAuth2Token.model_validate(issued)
 
 

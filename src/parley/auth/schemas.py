@@ -20,6 +20,23 @@ class LoginRequest(InputModel):
     password: AnyPassword
 
 
+# A TOTP code (6 digits) or a recovery code (`xxxxx-xxxxx`).
+SecondFactorCode = Annotated[str, Field(min_length=1, max_length=64), NoNul, NoNulText]
+
+
+class MfaVerifyRequest(InputModel):
+    mfa_token: OpaqueToken
+    code: SecondFactorCode
+
+
+class MfaChallengeRead(ReadModel):
+    """A correct password of an account with MFA on: finish with POST /auth/mfa/verify."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str = Field(description="Single-use; send it with a code to /auth/mfa/verify")
+    expires_in: int = Field(description="Lifetime of the mfa_token in seconds")
+
+
 class RefreshRequest(InputModel):
     refresh_token: OpaqueToken
 

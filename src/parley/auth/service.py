@@ -11,6 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from parley.accounts.errors import EmailNotVerified, InvalidMfaCode, InvalidMfaToken
+from parley.accounts.repository import MfaChallengeRepository
+from parley.accounts.service import EmailVerification, SecondFactor, notice_if_new_device
+from parley.audit.repository import AuditRepository
 from parley.auth.cache import AccessCache
 from parley.auth.devices import MAX_USER_AGENT, device_name
 from parley.auth.errors import (
@@ -35,7 +39,9 @@ from parley.core.passwords import dummy_hash, hash_password, verify_password
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
+from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
+from parley.models.accounts import MfaChallenge
 from parley.models.user import LoginSession, RefreshToken, User
 from parley.ops.metrics import LOGIN_ATTEMPTS
 from parley.users.repository import UserRepository, email_key
@@ -44,6 +50,7 @@ from parley.users.service import check_new_password
 # Two refreshes of one token this close together are a client racing itself, not theft.
 REFRESH_REUSE_GRACE = timedelta(seconds=10)
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
+MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 _background: set[asyncio.Task[None]] = set()
 
 
@@ -67,6 +74,19 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     session_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class MfaRequired:
+    """A correct password of an account with MFA on: the second step's single-use token."""
+
+    mfa_token: str
+    expires_in: int
+    mfa_required: bool = True
+
+
+class SecondStepRequired(Exception):
+    """Raised instead of issuing an MfaRequired where no second step can follow (/auth/token)."""
 
 
 async def authenticate_access(
@@ -108,6 +128,7 @@ class AuthService:
         login_sessions: LoginSessionRepository | None = None,
         refresh_tokens: RefreshTokenRepository | None = None,
         reset_tokens: ResetTokenRepository | None = None,
+        audit: AuditRepository | None = None,
     ) -> None:
         """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
         self.uow = uow
@@ -120,9 +141,13 @@ class AuthService:
         self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
         self.refresh_tokens = refresh_tokens or RefreshTokenRepository(uow.session)
         self.reset_tokens = reset_tokens or ResetTokenRepository(uow.session)
+        self.audit = audit or AuditRepository(uow.session)
 
-    async def login(self, email: str, password: str, *, client: ClientInfo) -> IssuedTokens:
-        """Check the credentials (throttled per IP and per account) and open a login session."""
+    async def login(
+        self, email: str, password: str, *, client: ClientInfo, second_step: bool = True
+    ) -> IssuedTokens | MfaRequired:
+        """Check the credentials (throttled per IP and per account) and open a login session,
+        or, with MFA on, answer the token of the second step (`second_step=False`: refuse)."""
         budgets = [("ip", client.ip_address or "unknown"), ("account", email_key(email))]
         await self._ensure_within_budget(budgets)
         async with self.uow:
@@ -133,13 +158,91 @@ class AuthService:
                 await self.login_failures.hit(*budget)
             LOGIN_ATTEMPTS.labels("invalid_credentials").inc()
             security_event("login_failed", ip=client.ip_address, known_account=user is not None)
+            await self._record_failed_login(user.id if user else None, reason="invalid_credentials")
             raise InvalidCredentials
         if not user.is_active:
             LOGIN_ATTEMPTS.labels("account_disabled").inc()
             raise AccountDisabled
+        if self.settings.require_email_verification and not user.email_verified:
+            LOGIN_ATTEMPTS.labels("email_not_verified").inc()
+            await self._resend_verification(user)
+            raise EmailNotVerified
+        if user.mfa_enabled:
+            if not second_step:
+                raise SecondStepRequired
+            return await self._issue_mfa_challenge(user)
         issued = await self._open_login_session(user, client)
         LOGIN_ATTEMPTS.labels("success").inc()
         return issued
+
+    async def complete_mfa(self, mfa_token: str, code: str, *, client: ClientInfo) -> IssuedTokens:
+        """The second step of a sign-in with MFA: a TOTP code, or an unused recovery code."""
+        ip_budget = ("ip", client.ip_address or "unknown")
+        await self._ensure_within_budget([ip_budget])
+        now = utcnow()
+        challenges = MfaChallengeRepository(self.uow.session)
+        async with self.uow:
+            challenge = await challenges.find_live(hash_opaque_token(mfa_token), now=now)
+            user = await self.users.get(challenge.user_id) if challenge else None
+        if challenge is None or user is None or not user.is_active:
+            await self.login_failures.hit(*ip_budget)
+            raise InvalidMfaToken
+        user_id, budgets = user.id, [ip_budget, ("account", user.email_key)]
+        await self._ensure_within_budget(budgets)
+        async with self.uow:
+            await begin_write(self.uow.session)
+            factor = await SecondFactor(self.uow.session, settings=self.settings).check(
+                user_id, code, now=now
+            )
+            if factor is None:
+                await self.uow.rollback()  # expires `user`: only user_id is read below
+                for budget in budgets:
+                    await self.login_failures.hit(*budget)
+                LOGIN_ATTEMPTS.labels("invalid_mfa_code").inc()
+                await self._record_failed_login(user_id, reason="invalid_mfa_code")
+                raise InvalidMfaCode
+            if not await challenges.claim(challenge.id, now=now):
+                raise InvalidMfaToken  # a concurrent request used it first
+            issued = await self._add_login_session(user, client, now, factor=factor)
+            await self.uow.commit()
+        LOGIN_ATTEMPTS.labels("success").inc()
+        return issued
+
+    async def _issue_mfa_challenge(self, user: User) -> MfaRequired:
+        token = new_opaque_token()
+        now = utcnow()
+        async with self.uow:
+            MfaChallengeRepository(self.uow.session).add(
+                MfaChallenge(
+                    user_id=user.id,
+                    token_hash=hash_opaque_token(token),
+                    created_at=now,
+                    expires_at=now + MFA_TOKEN_LIFETIME,
+                )
+            )
+            await self.uow.commit()
+        return MfaRequired(token, int(MFA_TOKEN_LIFETIME.total_seconds()))
+
+    async def _resend_verification(self, user: User) -> None:
+        """Mail an unverified account a fresh link: without it, it could never sign in."""
+        async with self.uow:
+            await begin_write(self.uow.session)
+            EmailVerification(self.uow, settings=self.settings, mailer=self.mailer).send_link(
+                user.id, user.email, email_key=user.email_key
+            )
+            await self.uow.commit()
+
+    async def _record_failed_login(self, user_id: UUID | None, *, reason: str) -> None:
+        """A failed sign-in is recorded in a transaction of its own (nothing else changes)."""
+        async with self.uow:
+            self.audit.record(
+                "auth.login_failed",
+                actor_id=None,
+                target_type="user" if user_id else None,
+                target_id=user_id,
+                details={"reason": reason},
+            )
+            await self.uow.commit()
 
     async def refresh(self, refresh_token: str) -> IssuedTokens:
         """Rotate a refresh token; a reused one revokes its whole login session."""
@@ -176,6 +279,13 @@ class AuthService:
                 login_session.id, user_id=login_session.user_id, now=now
             )
             self._forget_after_commit(login_session.user_id)
+            self.audit.record(
+                "auth.refresh_reused",
+                actor_id=None,
+                target_type="user",
+                target_id=login_session.user_id,
+                details={"login_session_id": str(login_session.id)},
+            )
             # The revocation must survive the 401 that follows: commit it on its own first.
             await self.uow.commit()
         security_event(
@@ -187,12 +297,21 @@ class AuthService:
 
     async def logout(self, principal: Principal) -> None:
         """Revoke the caller's current login session."""
-        await self.revoke_login_session(principal.login_session_id, user_id=principal.user.id)
+        await self.revoke_login_session(
+            principal.login_session_id, user_id=principal.user.id, action="auth.logout"
+        )
 
     async def logout_all(self, user_id: UUID) -> int:
         """Revoke every login session of the user; return how many were live."""
         async with self.uow:
             revoked = await self.login_sessions.revoke_all(user_id, now=utcnow())
+            self.audit.record(
+                "auth.logout",
+                actor_id=user_id,
+                target_type="user",
+                target_id=user_id,
+                details={"all_sessions": True, "revoked": len(revoked)},
+            )
             self._forget_after_commit(user_id)
             await self.uow.commit()
         security_event("login_sessions_revoked", user_id=str(user_id), count=len(revoked))
@@ -206,13 +325,18 @@ class AuthService:
                 user_id, now=utcnow(), limit=limit, before=before
             )
 
-    async def revoke_login_session(self, login_session_id: UUID, *, user_id: UUID) -> None:
+    async def revoke_login_session(
+        self, login_session_id: UUID, *, user_id: UUID, action: str = "auth.session_revoked"
+    ) -> None:
         """Revoke one of the user's live login sessions; another user's is not found."""
         async with self.uow:
             if not await self.login_sessions.revoke(
                 login_session_id, user_id=user_id, now=utcnow()
             ):
                 raise LoginSessionNotFound
+            self.audit.record(
+                action, actor_id=user_id, target_type="login_session", target_id=login_session_id
+            )
             self._forget_after_commit(user_id)
             await self.uow.commit()
         security_event(
@@ -239,6 +363,9 @@ class AuthService:
                 user.id, now=utcnow(), keep=principal.login_session_id
             )
             await self._set_password(user.id, new_hash)
+            self.audit.record(
+                "auth.password_changed", actor_id=user.id, target_type="user", target_id=user.id
+            )
             self._forget_after_commit(user.id)
             await self.uow.commit()
 
@@ -284,6 +411,9 @@ class AuthService:
             await self.reset_tokens.use_up_all(user_id, now=now)
             await self.login_sessions.revoke_all(user_id, now=now)
             await self._set_password(user_id, new_hash)
+            self.audit.record(
+                "auth.password_reset", actor_id=user_id, target_type="user", target_id=user_id
+            )
             self._forget_after_commit(user_id)
             await self.uow.commit()
         security_event("password_reset", user_id=str(user_id))
@@ -309,23 +439,48 @@ class AuthService:
 
     async def _open_login_session(self, user: User, client: ClientInfo) -> IssuedTokens:
         now = utcnow()
-        user_agent = client.user_agent[:MAX_USER_AGENT] if client.user_agent else None
         async with self.uow:
-            login_session = self.login_sessions.add(
-                LoginSession(
-                    user_id=user.id,
-                    user_agent=user_agent,
-                    ip_address=client.ip_address,
-                    device=device_name(user_agent),
-                    created_at=now,
-                    last_used_at=now,
-                    expires_at=self._refresh_expiry(now),
-                )
-            )
-            await self.login_sessions.flush()
-            issued = self._issue(user, login_session.id, now)
+            await begin_write(self.uow.session)
+            issued = await self._add_login_session(user, client, now)
             await self.uow.commit()
         return issued
+
+    async def _add_login_session(
+        self, user: User, client: ClientInfo, now: datetime, *, factor: str | None = None
+    ) -> IssuedTokens:
+        """Open a login session in the current transaction: recorded, and a device not seen
+        lately mailed to the account's holder."""
+        user_agent = client.user_agent[:MAX_USER_AGENT] if client.user_agent else None
+        await notice_if_new_device(
+            self.uow,
+            self.audit,
+            settings=self.settings,
+            mailer=self.mailer,
+            user=user,
+            user_agent=user_agent,
+            ip_address=client.ip_address,
+            now=now,
+        )
+        login_session = self.login_sessions.add(
+            LoginSession(
+                user_id=user.id,
+                user_agent=user_agent,
+                ip_address=client.ip_address,
+                device=device_name(user_agent),
+                created_at=now,
+                last_used_at=now,
+                expires_at=self._refresh_expiry(now),
+            )
+        )
+        await self.login_sessions.flush()
+        self.audit.record(
+            "auth.login",
+            actor_id=user.id,
+            target_type="login_session",
+            target_id=login_session.id,
+            details={"second_factor": factor} if factor else None,
+        )
+        return self._issue(user, login_session.id, now)
 
     def _issue(self, user: User, login_session_id: UUID, now: datetime) -> IssuedTokens:
         """Issue an access token and a new refresh token (added to the transaction)."""

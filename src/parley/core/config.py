@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     mail_from: str = "Parley <no-reply@localhost>"
     public_base_url: str = "http://localhost:8000"
+    require_email_verification: bool = False
+    # Encrypts secrets kept at rest (TOTP); without it a key is derived from JWT_SECRET.
+    encryption_key: SecretStr | None = None
+    audit_retention: int = 365 * 86400
     # The server edge (parley.server): per worker, applied before a request reaches the app.
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)
     max_headers: int = Field(default=100, ge=1)
@@ -88,6 +92,7 @@ class Settings(BaseSettings):
         "header_timeout",
         "body_timeout",
         "keepalive_timeout",
+        "audit_retention",
         mode="before",
     )
     @classmethod
@@ -119,6 +124,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("PUBLIC_BASE_URL must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"ENCRYPTION_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        return value
 
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> "Settings":

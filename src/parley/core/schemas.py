@@ -1,6 +1,7 @@
 """Schema building blocks shared by every domain: strict inputs, the envelope, pages, and the
 field types the contract names (trimmed text, E.164 phone numbers)."""
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -117,11 +118,15 @@ def trimmed(min_length: int, max_length: int) -> StringConstraints:
 SearchQuery = Annotated[str, trimmed(0, 200), NoNul, NoNulText]
 
 
+_PHONE_TEXT = re.compile(r"\+[0-9][0-9 ().-]*")
+
+
 def _e164(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     text = value.strip()
-    if not text.startswith("+") or len(text) > 32:
+    # Digits and the usual separators only: libphonenumber would drop trailing junk ("+1…*").
+    if not _PHONE_TEXT.fullmatch(text) or len(text) > 32:
         raise ValueError("must be an E.164 phone number such as +14155552671")
     try:
         number = phonenumbers.parse(text, None)

@@ -17,7 +17,7 @@ from parley.core.errors import BadRequest
 log = structlog.get_logger("parley.cors")
 
 ALLOWED_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-API-Key", "X-Request-ID")
 EXPOSED_HEADERS = (
     "X-Request-ID",
     "Retry-After",

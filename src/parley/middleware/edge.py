@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from parley.api.errors import error_response, internal_error_response
 from parley.core.errors import PayloadTooLarge, RateLimited
 from parley.core.ratelimit import Limiter
+from parley.core.request_context import RequestContext, enter_request, leave_request
 from parley.core.tokens import TokenCodec
 from parley.middleware.access_log import record
 from parley.middleware.body_limit import BodyTooLarge, declared_length, limited
@@ -27,7 +28,13 @@ from parley.middleware.compression import Gzip
 from parley.middleware.conditional import Conditional
 from parley.middleware.cors import CorsPolicy
 from parley.middleware.proxy import ForwardedClient
-from parley.middleware.rate_limit import RequestBudget, bearer_token, budget_headers, is_exempt
+from parley.middleware.rate_limit import (
+    KeyOwner,
+    RequestBudget,
+    bearer_token,
+    budget_headers,
+    is_exempt,
+)
 from parley.middleware.request_id import HEADER as REQUEST_ID
 from parley.middleware.request_id import request_id
 from parley.middleware.security_headers import SecurityHeaders, is_no_store
@@ -41,6 +48,7 @@ class RequestHeaders:
     """The few request headers the edge reads, found in one pass (the first of each name)."""
 
     __slots__ = (
+        "api_key",
         "authorization",
         "content_length",
         "gzip",
@@ -49,14 +57,17 @@ class RequestHeaders:
         "origin",
         "preflight",
         "request_id",
+        "user_agent",
     )
 
     def __init__(self, raw: Headers) -> None:
         self.authorization: bytes | None = None
+        self.api_key: bytes | None = None
         self.content_length: bytes | None = None
         self.origin: bytes | None = None
         self.request_id: bytes | None = None
         self.if_none_match: bytes | None = None
+        self.user_agent: bytes | None = None
         self.multipart = False
         self.preflight = False
         gzip: bool | None = None
@@ -74,6 +85,10 @@ class RequestHeaders:
                 self.request_id = self.request_id or value
             elif name == b"if-none-match":
                 self.if_none_match = self.if_none_match or value
+            elif name == b"x-api-key":
+                self.api_key = self.api_key or value.strip()
+            elif name == b"user-agent":
+                self.user_agent = self.user_agent or value
             elif name == b"access-control-request-method":
                 self.preflight = True
             elif name == b"accept-encoding" and gzip is None:
@@ -120,6 +135,7 @@ class EdgeMiddleware:
         cors_origins: list[str],
         limiter: Limiter,
         tokens: TokenCodec,
+        key_owner: KeyOwner | None = None,
         max_body_bytes: int,
         max_multipart_bytes: int,
         development: bool,
@@ -128,7 +144,7 @@ class EdgeMiddleware:
         self.forwarded = ForwardedClient(trusted_proxies) if trusted_proxies else None
         self.security = SecurityHeaders(hsts=hsts)
         self.cors = CorsPolicy(cors_origins)
-        self.budget = RequestBudget(limiter=limiter, tokens=tokens)
+        self.budget = RequestBudget(limiter=limiter, tokens=tokens, key_owner=key_owner)
         self.max_body_bytes = max_body_bytes
         self.max_multipart_bytes = max_multipart_bytes
         self.development = development  # the app's own settings, not the process environment
@@ -146,6 +162,11 @@ class EdgeMiddleware:
         exchange.request_id = rid.encode()
         root_path = scope.get("root_path", "")
         bound = structlog.contextvars.bind_contextvars(request_id=rid)
+        client = scope.get("client")
+        user_agent = request.user_agent.decode("latin-1") if request.user_agent else None
+        entered = enter_request(
+            RequestContext(rid, client[0] if client else None, user_agent and user_agent[:512])
+        )
         started = time.perf_counter()
         try:
             await self._serve(scope, receive, exchange, request)
@@ -153,6 +174,7 @@ class EdgeMiddleware:
             elapsed = time.perf_counter() - started
             record(scope, scope["method"], exchange.status, elapsed, root_path)
             structlog.contextvars.reset_contextvars(**bound)
+            leave_request(entered)
 
     async def _serve(
         self, scope: Scope, receive: Receive, exchange: Exchange, request: RequestHeaders
@@ -162,9 +184,10 @@ class EdgeMiddleware:
             await self.cors.preflight_response(scope)(scope, receive, respond)
             return
         if not is_exempt(scope["path"]):
-            verdict = await self.budget.check(
-                bearer_token(request.authorization), scope.get("client")
-            )
+            credential = bearer_token(request.authorization)
+            if credential is None and request.api_key:
+                credential = request.api_key.decode("latin-1")
+            verdict = await self.budget.check(credential, scope.get("client"))
             if verdict is not None:
                 exchange.budget = budget_headers(verdict)
                 if not verdict.allowed:

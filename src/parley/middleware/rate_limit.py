@@ -7,6 +7,8 @@ IPv6 clients grouped by /64 since one host usually owns a whole /64.
 
 import functools
 import ipaddress
+from collections.abc import Callable
+from uuid import UUID
 
 import structlog
 
@@ -31,10 +33,20 @@ def bearer_token(authorization: bytes | None) -> str | None:
     return token.decode("latin-1")
 
 
+# API keys are told from access tokens by their mark alone (see parley.apikeys.keys).
+_API_KEY_MARK = "pk_"
+_API_KEY_PREFIX_END = 11
+
+KeyOwner = Callable[[str], UUID | None]
+
+
 class RequestBudget:
-    def __init__(self, *, limiter: Limiter, tokens: TokenCodec) -> None:
+    def __init__(
+        self, *, limiter: Limiter, tokens: TokenCodec, key_owner: KeyOwner | None = None
+    ) -> None:
         self.limiter = limiter
         self.tokens = tokens
+        self.key_owner = key_owner
 
     async def check(self, token: str | None, client: tuple[str, int] | None) -> Verdict | None:
         """Spend one request of the client's budget; None when the limiter is broken, since a
@@ -46,7 +58,11 @@ class RequestBudget:
             return None
 
     def client_key(self, token: str | None, client: tuple[str, int] | None) -> str:
-        """`user:<id>` for a validly signed access token, else `ip:<address or /64>`."""
+        """`user:<id>` for a validly signed access token or a remembered API key, `key:<prefix>`
+        for a key not verified yet in this process, else `ip:<address or /64>`."""
+        if token is not None and token.startswith(_API_KEY_MARK):
+            owner = self.key_owner(token) if self.key_owner is not None else None
+            return f"user:{owner}" if owner is not None else f"key:{token[:_API_KEY_PREFIX_END]}"
         if token is not None:
             try:
                 return f"user:{self.tokens.decode(token).user_id}"

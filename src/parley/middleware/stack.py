@@ -18,10 +18,15 @@ from parley.core.config import Settings
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.middleware.edge import EdgeMiddleware
+from parley.middleware.rate_limit import KeyOwner
 
 
 def middleware_stack(
-    settings: Settings, *, tokens: TokenCodec, request_limiter: Limiter
+    settings: Settings,
+    *,
+    tokens: TokenCodec,
+    request_limiter: Limiter,
+    key_owner: KeyOwner | None = None,
 ) -> list[Middleware]:
     """Return the application's middleware, outermost first."""
     return [
@@ -32,6 +37,7 @@ def middleware_stack(
             cors_origins=settings.cors_origins,
             limiter=request_limiter,
             tokens=tokens,
+            key_owner=key_owner,
             max_body_bytes=settings.max_body_bytes,
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
             development=settings.is_development,

@@ -1,17 +1,31 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers every table."""
 
+from parley.models.accounts import (
+    ApiKey,
+    AuditEntry,
+    EmailVerificationToken,
+    MfaChallenge,
+    RecoveryCode,
+    TotpCredential,
+)
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
     "ChatSession",
+    "EmailVerificationToken",
     "LoginSession",
     "Media",
     "Message",
+    "MfaChallenge",
     "PasswordResetToken",
+    "RecoveryCode",
     "RefreshToken",
     "Seller",
+    "TotpCredential",
     "User",
     "Vendor",
 ]

@@ -21,6 +21,8 @@ def me_response(user: User) -> bytes:
             "phone_number": user.phone_number,
             "role": user.role,
             "is_active": user.is_active,
+            "email_verified": user.email_verified,
+            "mfa_enabled": user.mfa_enabled,
             "created_at": utc_json_time(user.created_at),
             "updated_at": utc_json_time(user.updated_at),
         },

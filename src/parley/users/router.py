@@ -23,6 +23,7 @@ async def get_user_service(db: DbSession, resources: ResourcesDep) -> UserServic
         settings=resources.settings,
         media=resources.media,
         cache=resources.access_cache,
+        mailer=resources.mailer,
     )
 
 

@@ -30,6 +30,8 @@ class UserRead(ReadModel):
     phone_number: str | None
     role: Literal["user", "admin"]
     is_active: bool
+    email_verified: bool
+    mfa_enabled: bool
     created_at: datetime
     updated_at: datetime
 

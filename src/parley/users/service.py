@@ -2,11 +2,14 @@
 
 from uuid import UUID
 
+from parley.accounts.service import EmailVerification
+from parley.audit.repository import AuditRepository
 from parley.auth.cache import AccessCache
 from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.errors import Conflict, FieldError, ValidationFailed
+from parley.core.mail import Mailer
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
 from parley.media.storage import MediaStorage
@@ -33,11 +36,19 @@ class UserService:
         settings: Settings,
         media: MediaStorage | None = None,
         cache: AccessCache | None = None,
+        mailer: Mailer | None = None,
         users: UserRepository | None = None,
         login_sessions: LoginSessionRepository | None = None,
+        audit: AuditRepository | None = None,
     ) -> None:
-        """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
+        """Repositories default to SQL ones on the unit of work's session; tests pass fakes.
+
+        Without a mailer (the command line), no verification mail goes out."""
         self.uow = uow
+        self.audit = audit or AuditRepository(uow.session)
+        self.verification = (
+            EmailVerification(uow, settings=settings, mailer=mailer) if mailer else None
+        )
         self.cache = cache
         self.settings = settings
         self.media = media
@@ -59,9 +70,16 @@ class UserService:
                     password_hash=password_hash,
                     role=role.value,
                     is_active=True,
+                    # An operator vouches for the administrators it creates.
+                    email_verified=role is Role.ADMIN,
                 )
             )
             await self.users.flush()
+            self.audit.record(
+                "auth.register", actor_id=user.id, target_type="user", target_id=user.id
+            )
+            if self.verification is not None and not user.email_verified:
+                self.verification.send_link(user.id, user.email, email_key=user.email_key)
             await self.uow.commit()
         return user
 
@@ -88,6 +106,7 @@ class UserService:
                 existing.password_hash = password_hash
             existing.role = Role.ADMIN.value
             existing.is_active = True
+            existing.email_verified = True
             self._forget_after_commit(existing.id)
             await self.uow.commit()
             return existing
@@ -118,12 +137,19 @@ class UserService:
         async with self.uow:
             user = await self._lock(user_id)
             fields = data.model_fields_set
+            old_address, changed = user.email, False
             if "email" in fields:
                 if data.email is None:
                     raise ValidationFailed(details=[FieldError("body.email", "cannot be null")])
+                changed = email_key(data.email) != user.email_key
                 user.email, user.email_key = data.email, email_key(data.email)
+                if changed:
+                    user.email_verified = False
             self._apply_profile(user, data.username, data.phone_number, fields)
             await self.users.flush()
+            if "email" in fields and changed and self.verification is not None:
+                self.verification.send_link(user.id, user.email, email_key=user.email_key)
+                self.verification.notify_change(old_address, user.email)
             self._forget_after_commit(user.id)
             await self.uow.commit()
         return user
@@ -145,6 +171,17 @@ class UserService:
                     await self.login_sessions.revoke_all(user.id, now=utcnow())
             self._apply_profile(user, data.username, data.phone_number, fields)
             await self.users.flush()
+            self.audit.record(
+                "user.updated",
+                actor_id=actor.id,
+                target_type="user",
+                target_id=user.id,
+                details={
+                    "fields": sorted(fields),
+                    **({"role": data.role} if data.role is not None else {}),
+                    **({"is_active": data.is_active} if data.is_active is not None else {}),
+                },
+            )
             self._forget_after_commit(user.id)
             await self.uow.commit()
         return user
@@ -157,20 +194,21 @@ class UserService:
             raise ValidationFailed(
                 "Password is incorrect", details=[FieldError("body.password", "is incorrect")]
             )
-        await self._delete(user_id)
+        await self._delete(user_id, actor_id=user_id)
 
     async def delete_by_admin(self, user_id: UUID, *, actor: User) -> None:
         if user_id == actor.id:
             raise Conflict("Administrators cannot delete themselves here; use DELETE /users/me")
-        await self._delete(user_id)
+        await self._delete(user_id, actor_id=actor.id)
 
-    async def _delete(self, user_id: UUID) -> None:
+    async def _delete(self, user_id: UUID, *, actor_id: UUID) -> None:
         async with self.uow:
-            await self._delete_locked(await self._lock(user_id))
+            await self._delete_locked(await self._lock(user_id), actor_id=actor_id)
 
-    async def _delete_locked(self, user: User) -> None:
+    async def _delete_locked(self, user: User, *, actor_id: UUID) -> None:
         keys = await self.users.media_keys_of(user.id)
         await self.users.delete(user)
+        self.audit.record("user.deleted", actor_id=actor_id, target_type="user", target_id=user.id)
         self._forget_after_commit(user.id)
         if self.media is not None:
             media = self.media

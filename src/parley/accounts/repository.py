@@ -1,0 +1,138 @@
+"""All SQL of the accounts domain: verification links, TOTP credentials, recovery codes and
+the challenges of two-step sign-in."""
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.engine import CursorResult
+
+from parley.db.repository import Repository
+from parley.models.accounts import (
+    EmailVerificationToken,
+    MfaChallenge,
+    RecoveryCode,
+    TotpCredential,
+)
+
+
+def _rowcount(result: object) -> int:
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+class EmailVerificationRepository(Repository[EmailVerificationToken]):
+    model = EmailVerificationToken
+
+    async def claim(self, token_hash: str, *, now: datetime) -> EmailVerificationToken | None:
+        """Use up a valid token; return it, or None when it is unknown, used or expired."""
+        result = await self.session.execute(
+            update(EmailVerificationToken)
+            .where(
+                EmailVerificationToken.token_hash == token_hash,
+                EmailVerificationToken.used_at.is_(None),
+                EmailVerificationToken.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if _rowcount(result) != 1:
+            return None
+        return await self.session.scalar(
+            select(EmailVerificationToken).where(EmailVerificationToken.token_hash == token_hash)
+        )
+
+    async def use_up_all(self, user_id: UUID, *, now: datetime) -> None:
+        await self.session.execute(
+            update(EmailVerificationToken)
+            .where(
+                EmailVerificationToken.user_id == user_id,
+                EmailVerificationToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def delete_spent(self, *, before: datetime) -> int:
+        """Delete links that expired, or were used, before `before`."""
+        result = await self.session.execute(
+            delete(EmailVerificationToken).where(
+                or_(
+                    EmailVerificationToken.expires_at < before,
+                    EmailVerificationToken.used_at < before,
+                )
+            )
+        )
+        return _rowcount(result)
+
+
+class TotpRepository(Repository[TotpCredential]):
+    model = TotpCredential
+
+    async def of_user(self, user_id: UUID) -> TotpCredential | None:
+        return await self.session.scalar(
+            select(TotpCredential).where(TotpCredential.user_id == user_id)
+        )
+
+    async def use_step(self, credential_id: UUID, *, step: int, last_step: int | None) -> bool:
+        """Record `step` as used unless a concurrent request used it (or a later one) first."""
+        query = update(TotpCredential).where(TotpCredential.id == credential_id)
+        if last_step is None:
+            query = query.where(TotpCredential.last_step.is_(None))
+        else:
+            query = query.where(TotpCredential.last_step == last_step)
+        return _rowcount(await self.session.execute(query.values(last_step=step))) == 1
+
+    async def remove(self, user_id: UUID) -> None:
+        await self.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
+
+
+class RecoveryCodeRepository(Repository[RecoveryCode]):
+    model = RecoveryCode
+
+    async def replace(self, user_id: UUID, code_hashes: list[str]) -> None:
+        await self.remove(user_id)
+        for code_hash in code_hashes:
+            self.add(RecoveryCode(user_id=user_id, code_hash=code_hash))
+
+    async def claim(self, user_id: UUID, code_hash: str, *, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == code_hash,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def remove(self, user_id: UUID) -> None:
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
+class MfaChallengeRepository(Repository[MfaChallenge]):
+    model = MfaChallenge
+
+    async def find_live(self, token_hash: str, *, now: datetime) -> MfaChallenge | None:
+        return await self.session.scalar(
+            select(MfaChallenge).where(
+                MfaChallenge.token_hash == token_hash,
+                MfaChallenge.used_at.is_(None),
+                MfaChallenge.expires_at > now,
+            )
+        )
+
+    async def delete_spent(self, *, before: datetime) -> int:
+        """Delete challenges that expired, or were used, before `before`."""
+        result = await self.session.execute(
+            delete(MfaChallenge).where(
+                or_(MfaChallenge.expires_at < before, MfaChallenge.used_at < before)
+            )
+        )
+        return _rowcount(result)
+
+    async def claim(self, challenge_id: UUID, *, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(MfaChallenge)
+            .where(MfaChallenge.id == challenge_id, MfaChallenge.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return _rowcount(result) == 1

@@ -1,0 +1,1 @@
+"""API keys: long-lived credentials for integrations and bots, scoped read or write."""
