@@ -2,10 +2,13 @@
 
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
+from parley.models.event import Event, EventClock
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 __all__ = [
     "ChatSession",
+    "Event",
+    "EventClock",
     "LoginSession",
     "Media",
     "Message",
