@@ -145,7 +145,7 @@ class ChatHotPaths:
                 if posted.owner_id is None:
                     await refuse_write(ChatSessionRepository(db), chat_session_id, author)
                 raise NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
-            uow.after_commit(outbox.ring)
+            uow.after_commit(lambda: outbox.ring(db))
             await uow.commit()
         return envelope("Message posted", orjson.Fragment(posted.data))
 

@@ -9,19 +9,33 @@ from collections.abc import Callable
 from uuid import UUID
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.clock import utcnow
 from parley.db.uow import UnitOfWork
 from parley.events.repository import EventRepository, NewEvent
 from parley.events.types import EventType
 
-# Called after each commit that wrote events (the application's doorbell registers here).
-committed_listeners: list[Callable[[], None]] = []
+# Per database engine, called after each commit that wrote events to it (each application's
+# doorbell registers for its own database).
+_listeners: dict[object, list[Callable[[], None]]] = {}
 
 
-def ring() -> None:
-    """Tell this process's doorbells that events were committed."""
-    for listener in list(committed_listeners):
+def listen(session_bind: object, listener: Callable[[], None]) -> None:
+    _listeners.setdefault(session_bind, []).append(listener)
+
+
+def unlisten(session_bind: object, listener: Callable[[], None]) -> None:
+    found = _listeners.get(session_bind, [])
+    if listener in found:
+        found.remove(listener)
+    if not found:
+        _listeners.pop(session_bind, None)
+
+
+def ring(session: AsyncSession) -> None:
+    """Tell the doorbells of this session's database that events were committed."""
+    for listener in list(_listeners.get(session.bind, ())):
         listener()
 
 
@@ -42,7 +56,7 @@ def record(
         await EventRepository(uow.session).append([event])
 
     uow.before_commit(write)
-    uow.after_commit(ring)
+    uow.after_commit(lambda: ring(uow.session))
 
 
 def deleted(resource_id: UUID, session_id: UUID) -> bytes:

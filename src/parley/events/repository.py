@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.db.fast import Compiled, Driver, compiled
-from parley.models.event import Event
+from parley.models.event import Event, EventTicket
 
 # The PostgreSQL advisory lock that event writers take right before their events (decision 111).
 EVENT_LOCK_KEY = 0x7061726C6579  # "parley"
@@ -149,3 +149,42 @@ def _insert(dialect: Any) -> Compiled:
             data=bindparam("data"),
         ),
     )
+
+
+class TicketRepository:
+    """Stream tickets kept in the database (when there is no Redis)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, digest: str, *, user_id: UUID, login_session_id: UUID, expires_at: datetime
+    ) -> None:
+        self.session.add(
+            EventTicket(
+                id=digest, user_id=user_id, login_session_id=login_session_id, expires_at=expires_at
+            )
+        )
+        await self.session.flush()
+
+    async def take(self, digest: str, *, now: datetime) -> tuple[UUID, UUID] | None:
+        """Delete the ticket and return its (user id, login session id) if it was unexpired;
+        of two takers of one ticket only one gets it."""
+        row = (
+            await self.session.execute(
+                delete(EventTicket)
+                .where(EventTicket.id == digest)
+                .returning(
+                    EventTicket.user_id, EventTicket.login_session_id, EventTicket.expires_at
+                )
+            )
+        ).first()
+        if row is None or row[2] <= now:
+            return None
+        return row[0], row[1]
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            delete(EventTicket).where(EventTicket.expires_at < cutoff)
+        )
+        return cast(CursorResult[Any], result).rowcount

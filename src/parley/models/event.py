@@ -45,3 +45,17 @@ class EventClock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventTicket(Base):
+    """A single-use, short-lived credential for opening an event stream, when there is no
+    Redis to keep it (decision 115). Only its SHA-256 is stored."""
+
+    __tablename__ = "event_tickets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    login_session_id: Mapped[UUID] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="CASCADE")
+    )
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,4 +1,5 @@
-"""The event log (events) and the row MariaDB's event writers lock (event_clock).
+"""The event log (events), the row MariaDB's event writers lock (event_clock) and the event
+stream's tickets when there is no Redis (event_tickets).
 
 Revision ID: 0003
 Revises: 0002
@@ -49,8 +50,30 @@ def upgrade() -> None:
         sa.Column("ticks", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_clock")),
     )
+    op.create_table(
+        "event_tickets",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("login_session_id", sa.Uuid(), nullable=False),
+        sa.Column("expires_at", parley.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["login_session_id"],
+            ["login_sessions.id"],
+            name=op.f("fk_event_tickets_login_session_id_login_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_event_tickets_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_tickets")),
+    )
+    op.create_index(op.f("ix_event_tickets_expires_at"), "event_tickets", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("event_tickets")
     op.drop_table("event_clock")
     op.drop_table("events")  # its indexes with it (MariaDB keeps one for the foreign key)
