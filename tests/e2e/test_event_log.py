@@ -2,12 +2,15 @@
 the log, written in the change's own transaction: its data is the resource as its GET route
 answers it, and a change that does not commit leaves no event."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import httpx
+import pytest
 from fastapi import FastAPI
 
+import parley.chats.hot_paths
 from tests.conftest import Account
 from tests.e2e.catalog_helpers import create_seller, create_vendor
 from tests.e2e.chat_helpers import API, PNG, new_session, post_text, upload
@@ -172,3 +175,19 @@ async def test_racing_writes_log_exactly_the_changes_that_committed(
     sellers = [e for e in await logged(client, alice) if e["type"] == "seller.created"]
     assert len(sellers) == statuses.count(201)
     assert statuses.count(201) == 7 and statuses.count(409) == 5
+
+
+@pytest.mark.parametrize("microsecond", [0, 120000, 1])
+async def test_the_lean_post_renders_its_time_once_for_the_response_and_the_event(
+    client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch, microsecond: int
+) -> None:
+    sid = (await new_session(client, alice))["id"]
+    at = datetime(2099, 1, 2, 3, 4, 5, microsecond, tzinfo=UTC)  # later than any message
+    monkeypatch.setattr(parley.chats.hot_paths, "utcnow", lambda: at)
+    posted = await post_text(client, alice, sid, "On the dot")
+    assert posted["created_at"] == (
+        "2099-01-02T03:04:05" + (f".{microsecond:06d}" if microsecond else "") + "Z"
+    )
+    assert posted == await _get(client, alice, f"/messages/{posted['id']}")
+    (event,) = [e for e in await logged(client, alice) if e["type"] == "message.created"]
+    assert event["data"] == posted

@@ -401,19 +401,21 @@ WITH locked AS (
            CAST(:content AS TEXT), CAST(:phone AS VARCHAR), at
     FROM counted
     RETURNING created_at
+), rendered AS (
+    -- The message the hot path rendered, finished with the time only this statement knows
+    -- (in _json_time's form: microseconds only when there are any): the response and the event.
+    SELECT CAST(:event_head AS TEXT)
+           || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN to_char(created_at, 'US') = '000000' THEN ''
+                   ELSE '.' || to_char(created_at, 'US') END
+           || 'Z"}' AS data
+    FROM posted
 ), logged AS (
-    -- The event, last: the event writers' lock, then the row (decision 111). Its data is the
-    -- message the hot path rendered, up to the time only this statement knows (_json_time's
-    -- form: microseconds only when there are any).
+    -- The event, last: the event writers' lock, then the row (decision 111).
     INSERT INTO events (type, created_at, session_id, user_id, data)
     SELECT 'message.created', CAST(:now AS TIMESTAMPTZ), CAST(:sid AS UUID),
-           CAST(:author AS UUID),
-           CAST(:event_head AS TEXT)
-           || to_char(posted.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-           || CASE WHEN to_char(posted.created_at, 'US') = '000000' THEN ''
-                   ELSE '.' || to_char(posted.created_at, 'US') END
-           || 'Z"}'
-    FROM posted CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:event_lock)) AS turn
+           CAST(:author AS UUID), rendered.data
+    FROM rendered CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:event_lock)) AS turn
     RETURNING data
 )
 SELECT locked.user_id, logged.data FROM locked LEFT JOIN logged ON true

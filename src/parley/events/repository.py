@@ -18,10 +18,12 @@ EVENT_LOCK_KEY = 0x7061726C6579  # "parley"
 _events = cast(Any, Event.__table__)
 
 _LOCK_POSTGRESQL = "SELECT pg_advisory_xact_lock(:key)"
-# Creates the one row the first time; every later writer waits here for the one before it.
+# MariaDB: every writer waits here for the one before it (an exclusive lock on one row, which
+# the first writer creates: a locking read of a missing row would only take a shared gap lock).
 _LOCK_MYSQL = (
     "INSERT INTO event_clock (id, ticks) VALUES (1, 1) ON DUPLICATE KEY UPDATE ticks = ticks + 1"
 )
+PURGE_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,22 @@ class EventRepository:
         )
         return int(found or 0)
 
-    async def purge_before(self, cutoff: datetime) -> int:
-        """Delete the events recorded before `cutoff`; how many went."""
-        result = await self.session.execute(delete(Event).where(Event.created_at < cutoff))
-        return cast(CursorResult[Any], result).rowcount
+    async def purge_oldest(self, cutoff: datetime) -> tuple[int, bool]:
+        """Delete the events recorded before `cutoff` among the PURGE_BATCH oldest (by id);
+        return how many went and whether older ones may remain after them.
+
+        The log is read in its own order, through its primary key (no index on the time):
+        events are recorded in nearly the order of their ids, so the old ones are at the start,
+        and a batch holding a newer event ends the purge."""
+        rows = (
+            await self.session.execute(
+                select(Event.id, Event.created_at).order_by(Event.id).limit(PURGE_BATCH)
+            )
+        ).all()
+        old = [event_id for event_id, created_at in rows if created_at < cutoff]
+        if old:
+            await self.session.execute(delete(Event).where(Event.id.in_(old)))
+        return len(old), len(rows) == PURGE_BATCH and len(old) == len(rows)
 
 
 class EventRows:

@@ -148,13 +148,20 @@ class EventService:
 
 
 async def purge_expired(database: Database, *, retention: timedelta | int) -> int:
-    """Delete the events older than the retention (EVENT_RETENTION) and the expired stream
-    tickets; return how many events went. Run periodically by the job system."""
+    """Delete the events older than the retention (EVENT_RETENTION, in seconds or as a
+    timedelta) and the expired stream tickets; return how many events went. Run periodically
+    by the job system; each batch is a transaction of its own."""
     if isinstance(retention, int):
         retention = timedelta(seconds=retention)
     now = utcnow()
+    removed = 0
+    more = True
+    while more:
+        async with database.sessions() as db, UnitOfWork(db) as uow:
+            count, more = await EventRepository(db).purge_oldest(now - retention)
+            await uow.commit()
+        removed += count
     async with database.sessions() as db, UnitOfWork(db) as uow:
-        removed = await EventRepository(db).purge_before(now - retention)
         await TicketRepository(db).purge_before(now)
         await uow.commit()
     return removed

@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sqlite_autoincrement=True,
     )
-    op.create_index(op.f("ix_events_created_at"), "events", ["created_at"])
     op.create_index("ix_events_user_id_id", "events", ["user_id", "id"])
     op.create_index("ix_events_session_id_id", "events", ["session_id", "id"])
     op.create_table(
