@@ -32,7 +32,10 @@ pytestmark = [
 
 API = "/api/v1"
 DEADLINE_S = 30.0  # a hang bound: many times what anything below should take
-CLOSE_BOUND_S = 5.0  # the contract: a closed login session ends its streams within 5 s
+CLOSE_BOUND_S = 5.0
+ADMIN_EMAIL = (
+    "stream-admin@example.com"  # the contract: a closed login session ends its streams within 5 s
+)
 
 
 @dataclass
@@ -137,7 +140,13 @@ def redis() -> Iterator[Redis]:
 @pytest.fixture(scope="module")
 def server(redis: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
     workdir = tmp_path_factory.mktemp("stream")
-    env = {"REDIS_URL": redis.url, "EVENT_STREAM_HEARTBEAT": "1", "RATE_LIMIT_MAX": "100000"}
+    env = {
+        "REDIS_URL": redis.url,
+        "EVENT_STREAM_HEARTBEAT": "1",
+        "RATE_LIMIT_MAX": "100000",
+        "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FIRST_ADMIN_PASSWORD": PASSWORD,
+    }
     with running_parley(workdir, workers=2, env=env) as running:
         yield running
 
@@ -236,6 +245,31 @@ async def test_ending_the_login_session_closes_its_streams(server: ParleyServer)
         assert revoked.status_code == 200, revoked.text
         await theirs.assert_ends(within=CLOSE_BOUND_S)
         assert sid
+
+
+async def test_a_password_change_or_a_disabled_account_closes_streams(
+    server: ParleyServer,
+) -> None:
+    email = f"close-{uuid.uuid4().hex[:12]}@example.com"
+    alice = sign_up(server.base, email)
+    with httpx.Client(base_url=server.base, timeout=DEADLINE_S) as http:
+        other = log_in(http, email)
+        admin = log_in(http, ADMIN_EMAIL)
+    async with open_stream(server.base, other) as stream:
+        changed = call(
+            server.base,
+            "POST",
+            "/auth/password/change",
+            alice,
+            json={"current_password": PASSWORD, "new_password": "another horse battery staple"},
+        )
+        assert changed.status_code == 200, changed.text
+        await stream.assert_ends(within=CLOSE_BOUND_S)  # the other login sessions end
+    async with open_stream(server.base, alice) as stream:
+        me = call(server.base, "GET", "/users/me", alice).json()["data"]["id"]
+        disabled = call(server.base, "PATCH", f"/users/{me}", admin, json={"is_active": False})
+        assert disabled.status_code == 200, disabled.text
+        await stream.assert_ends(within=CLOSE_BOUND_S)
 
 
 async def test_a_ticket_opens_one_stream_once(server: ParleyServer) -> None:
