@@ -166,3 +166,16 @@ async def test_purge_removes_events_past_retention_and_ids_never_go_back(
     after = await logged(client, alice)
     assert len(after) == 1 and after[0]["id"] > last_id  # an id is never handed out twice
     assert recent not in old
+
+
+async def test_head_on_the_stream_answers_its_headers_and_ends(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.head(f"{API}/events/stream", headers=alice.headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-accel-buffering"] == "no"
+    assert response.content == b""
+    refused = await client.head(f"{API}/events/stream")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"

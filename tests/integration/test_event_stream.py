@@ -7,6 +7,7 @@ streams.
 Nothing here depends on the machine's speed: every wait is a poll with a generous deadline,
 except the contract's own bound (a closed login session ends its streams within 5 s)."""
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -146,6 +147,10 @@ def server(redis: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         "RATE_LIMIT_MAX": "100000",
         "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
         "FIRST_ADMIN_PASSWORD": PASSWORD,
+        # Short server timeouts, which a stream held open longer must not trip over.
+        "HEADER_TIMEOUT": "2",
+        "BODY_TIMEOUT": "2",
+        "KEEPALIVE_TIMEOUT": "1",
     }
     with running_parley(workdir, workers=2, env=env) as running:
         yield running
@@ -205,21 +210,29 @@ async def test_a_reconnection_with_last_event_id_misses_and_repeats_nothing(
         assert [e.json()["data"] for e in await fresh.take(1)] == [newest]
 
 
-async def test_an_idle_stream_sends_comment_heartbeats(server: ParleyServer) -> None:
+async def test_an_idle_stream_sends_heartbeats_and_outlives_the_server_timeouts(
+    server: ParleyServer,
+) -> None:
     alice = sign_up(server.base)
+    sid = new_session(server.base, alice)
     async with (
         httpx.AsyncClient(base_url=server.base, timeout=DEADLINE_S) as http,
         http.stream("GET", f"{API}/events/stream", headers=alice.headers) as response,
     ):
         assert response.status_code == 200
+        lines = response.aiter_lines()
         comments = 0
         with anyio.fail_after(DEADLINE_S):
-            async for line in response.aiter_lines():
+            # The opening comment, then heartbeats (one a second here) for longer than the
+            # header, body and keep-alive timeouts (2, 2 and 1 s here) together.
+            while comments < 7:
+                line = await anext(lines)
                 assert not line.startswith(("data:", "id:", "event:"))  # nothing happened
-                if line.startswith(":"):
-                    comments += 1
-                    if comments == 3:  # the opening comment, then two heartbeats
-                        break
+                comments += line.startswith(":")
+            posted = post(server.base, alice, sid, "still there")
+            while not (line := await anext(lines)).startswith("data:"):
+                pass
+        assert json.loads(line.removeprefix("data:"))["data"] == posted
 
 
 async def test_ending_the_login_session_closes_its_streams(server: ParleyServer) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from parley.api.deps import CurrentPrincipal, CurrentUser, PageDep
+from parley.api.methods import HEAD_SCOPE_KEY
 from parley.api.openapi import errors
 from parley.api.resources import Resources
 from parley.core.schemas import Envelope, Page
@@ -118,7 +119,7 @@ async def stream_events(
         after = await events.last_id(principal.user)
     resources = _resources(request)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    if request.method == "HEAD":
+    if request.scope.get(HEAD_SCOPE_KEY):  # a HEAD: the headers, and no endless body
         return Response(media_type="text/event-stream", headers=headers)
     shutdown = anyio.Event()  # set by the SSE response when the server begins to stop
     feed = events.stream(
