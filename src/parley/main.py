@@ -28,6 +28,10 @@ from parley.core.mail import Mailer, create_mailer
 from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import create_database
+from parley.events import outbox
+from parley.events.bell import Doorbell
+from parley.events.router import router as events_router
+from parley.events.tickets import ticket_store
 from parley.media.router import router as media_router
 from parley.media.storage import LocalMediaStorage
 from parley.middleware.stack import middleware_stack
@@ -47,9 +51,11 @@ def build_resources(
 ) -> Resources:
     secret = settings.signing_key()
     login_count, login_window = settings.login_rate
+    database = create_database(settings.database_url)
+    alone = os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker
     return Resources(
         settings=settings,
-        database=create_database(settings.database_url),
+        database=database,
         tokens=TokenCodec(secret, settings.jwt_algorithm, settings.jwt_expires_in),
         cursors=CursorCodec(secret),
         login_failures=Limiter(
@@ -61,12 +67,9 @@ def build_resources(
         ),
         mailer=mailer or create_mailer(settings),
         media=LocalMediaStorage(settings.media_dir),
-        access_cache=AccessCache(
-            redis_url=settings.redis_url,
-            single_worker=os.environ.get(WORKERS_ENV) == "1"
-            if single_worker is None
-            else single_worker,
-        ),
+        access_cache=AccessCache(redis_url=settings.redis_url, single_worker=alone),
+        doorbell=Doorbell(redis_url=settings.redis_url, single_worker=alone),
+        event_tickets=ticket_store(database, settings.redis_url),
     )
 
 
@@ -91,7 +94,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_first_admin(resources)
         await resources.access_cache.start()
+        await resources.doorbell.start()
+        outbox.listen(resources.database.engine, resources.doorbell.ring)
         yield
+        outbox.unlisten(resources.database.engine, resources.doorbell.ring)
+        await resources.doorbell.stop()
+        await resources.event_tickets.aclose()
         await resources.access_cache.stop()
         await resources.database.dispose()
         await requests_limiter.aclose()
@@ -125,6 +133,7 @@ def create_app(
     app.include_router(build_chats_router(settings), prefix=API_PREFIX, tags=["chat sessions"])
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
+    app.include_router(events_router, prefix=API_PREFIX, tags=["events"])
     # HEAD wherever GET: served by the GET route, its body dropped outermost (see api.methods).
     app.user_middleware.append(Middleware(HeadAsGet))
     app.add_middleware(HeadWithoutBody)

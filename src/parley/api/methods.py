@@ -48,6 +48,11 @@ class HeadWithoutBody:
         await self.app(scope, receive, send_headers_only)
 
 
+# Set in the scope of a HEAD served by its GET route, for a route that must not start a body it
+# would never end (the event stream).
+HEAD_SCOPE_KEY = "parley.head"
+
+
 class HeadAsGet:
     """Innermost layer: the router serves a HEAD with the path's GET route."""
 
@@ -56,5 +61,5 @@ class HeadAsGet:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "HEAD":
-            scope = {**scope, "method": "GET"}
+            scope = {**scope, "method": "GET", HEAD_SCOPE_KEY: True}
         await self.app(scope, receive, send)

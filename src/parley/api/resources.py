@@ -9,6 +9,8 @@ from parley.core.mail import Mailer
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import Database
+from parley.events.bell import Doorbell
+from parley.events.tickets import TicketStore
 from parley.media.storage import MediaStorage
 
 
@@ -22,3 +24,5 @@ class Resources:
     mailer: Mailer
     media: MediaStorage
     access_cache: AccessCache
+    doorbell: Doorbell
+    event_tickets: TicketStore

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     body_timeout: int = 30
     keepalive_timeout: int = 5
     max_connections: int = Field(default=1000, ge=1)
+    # The event log and its stream (parley.events).
+    event_retention: int = Field(default=7 * 86400, ge=1)
+    event_stream_heartbeat: int = Field(default=15, ge=1)
 
     @field_validator(
         "jwt_expires_in",
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
         "body_timeout",
         "keepalive_timeout",
         "audit_retention",
+        "event_retention",
+        "event_stream_heartbeat",
         mode="before",
     )
     @classmethod

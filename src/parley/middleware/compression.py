@@ -26,15 +26,23 @@ async def _unused_app(*_: object) -> None:
 class Gzip:
     """One response's compression: `send` for the app, forwarding to `downstream`."""
 
-    __slots__ = ("_downstream", "_responder", "_start")
+    __slots__ = ("_downstream", "_responder", "_start", "_streaming")
 
     def __init__(self, downstream: Send) -> None:
         self._downstream = downstream
         self._start: Message | None = None
         self._responder: GZipResponder | None = None
+        self._streaming = False
 
     async def send(self, message: Message) -> None:
-        if self._responder is not None:
+        if self._streaming:
+            await self._downstream(message)
+        elif message["type"] == "http.response.start" and _is_event_stream(message):
+            # Server-Sent Events: never compressed, and the head goes out at once rather
+            # than with the first event, which may be a while coming.
+            self._streaming = True
+            await self._downstream(message)
+        elif self._responder is not None:
             await self._responder.send_with_compression(message)
         elif message["type"] == "http.response.start":
             self._start = message
@@ -59,3 +67,10 @@ class Gzip:
             start, self._start = self._start, None
             await self._responder.send_with_compression(start)
             await self._responder.send_with_compression(message)
+
+
+def _is_event_stream(start: Message) -> bool:
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bool(value.startswith(b"text/event-stream"))
+    return False

@@ -10,6 +10,7 @@ from parley.models.accounts import (
 )
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
+from parley.models.event import Event, EventClock, EventTicket
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 __all__ = [
@@ -17,6 +18,9 @@ __all__ = [
     "AuditEntry",
     "ChatSession",
     "EmailVerificationToken",
+    "Event",
+    "EventClock",
+    "EventTicket",
     "LoginSession",
     "Media",
     "Message",
