@@ -1,0 +1,23 @@
+"""The console's vendored libraries are the npm packages the lock file names, unedited."""
+
+import hashlib
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NPM = ROOT / "src" / "parley" / "console" / "npm"
+
+
+def test_vendored_files_match_what_the_vendor_script_copied_from_the_locked_packages() -> None:
+    lock = json.loads((NPM / "package-lock.json").read_text())["packages"]
+    manifest = [line.split() for line in (NPM / "vendored.txt").read_text().splitlines()]
+
+    assert manifest, "scripts/vendor-console.sh records each copy"
+    for digest, path, package in manifest:
+        name, version = package.rsplit("@", 1)
+        assert lock[f"node_modules/{name}"]["version"] == version, (
+            f"{path} comes from {package}; run scripts/vendor-console.sh after a version change"
+        )
+        assert hashlib.sha256((ROOT / path).read_bytes()).hexdigest() == digest, (
+            f"{path} differs from the copy of {package}: vendored files are never edited"
+        )
