@@ -1,9 +1,14 @@
 """The console in a real browser: Debian's Chromium driven by Playwright against a real
 `parley serve`. Skipped, with the reason, where /usr/bin/chromium is absent."""
 
+import base64
 import functools
+import hashlib
+import hmac
 import os
 import re
+import struct
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,6 +76,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
         # One browser makes many requests; the request budget is not under test here.
         "RATE_LIMIT_MAX": "100000",
         "LOGIN_RATE_LIMIT": "1000/15m",
+        # The webhook tests deliver to a receiver on loopback.
+        "WEBHOOK_ALLOW_PRIVATE": "true",
     }
     with running_parley(tmp_path_factory.mktemp("console"), env=env) as running:
         yield running
@@ -203,3 +210,13 @@ def requires_route(path: str) -> pytest.MarkDecorator:
 
 def wait_for_text(page: Page, pattern: str) -> None:
     page.get_by_text(re.compile(pattern)).first.wait_for()
+
+
+def totp(secret: str, step_offset: int = 0) -> str:
+    """The RFC 6238 code of a base32 secret (SHA-1, 6 digits, 30 s), `step_offset` steps on."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int(time.time() // 30) + step_offset
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"

@@ -20,7 +20,9 @@ def furnished(user: User, server: ParleyServer) -> str:
         sid: str = client.post("/sessions", json={"title": "Furnished"}).json()["data"]["id"]
         client.post(f"/sessions/{sid}/messages", json={"content": "Hi", "sender": "customer"})
         client.post(f"/sessions/{sid}/messages", files={"file": ("p.png", png())})
-        client.post(f"/sessions/{sid}/vendor", json={"name": "Acme", "phone_number": "+14155550123"})
+        client.post(
+            f"/sessions/{sid}/vendor", json={"name": "Acme", "phone_number": "+14155550123"}
+        )
         client.post(f"/sessions/{sid}/sellers", json={"name": "Ana", "product": "Boots"})
     return sid
 
