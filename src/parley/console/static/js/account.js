@@ -202,14 +202,14 @@ export function ApiKeysPage() {
       <button type="submit" disabled=${action.busy}>Create key</button>
     </form>
     <${ErrorBox} error=${action.error} />
-    <table>
+    <table class="cells">
       <caption>Your keys</caption>
       <thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Scope</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${list.items.map(
           (k) => html`<tr key=${k.id}>
-            <td>${k.name}</td><td><code>${k.prefix}</code></td><td>${k.scope}</td>
-            <td>${when(k.expires_at)}</td><td>${when(k.last_used_at)}</td>
+            <td data-label="Name">${k.name}</td><td data-label="Prefix"><code>${k.prefix}</code></td><td data-label="Scope">${k.scope}</td>
+            <td data-label="Expires">${when(k.expires_at)}</td><td data-label="Last used">${when(k.last_used_at)}</td>
             <td><button type="button" class="danger" onClick=${() => revoke(k)} aria-label=${`Revoke ${k.name}`}>Revoke</button></td>
           </tr>`,
         )}
@@ -247,16 +247,16 @@ export function AuditPage({ me }) {
       <${Field} label="Until" type="datetime-local" value=${draft.until} onInput=${set("until")} />
       <button type="submit" class="secondary">Filter</button>
     </form>`}
-    <table>
+    <table class="cells">
       <caption>${everyone ? "Everyone's security history" : "Your security history"}, newest first</caption>
       <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">From</th><th scope="col">Details</th></tr></thead>
       <tbody>
         ${list.items.map(
           (e) => html`<tr key=${e.id}>
-            <td>${when(e.created_at)}</td><td><code>${e.action}</code></td>
-            <td>${e.target_type ? `${e.target_type} ${String(e.target_id || "").slice(0, 8)}` : "—"}</td>
-            <td>${e.ip_address || "—"}</td>
-            <td class="small">${e.details ? JSON.stringify(e.details) : ""}</td>
+            <td data-label="When">${when(e.created_at)}</td><td data-label="Action"><code>${e.action}</code></td>
+            <td data-label="Target">${e.target_type ? `${e.target_type} ${String(e.target_id || "").slice(0, 8)}` : "—"}</td>
+            <td data-label="From">${e.ip_address || "—"}</td>
+            <td class="small" data-label="Details">${e.details ? JSON.stringify(e.details) : ""}</td>
           </tr>`,
         )}
       </tbody>

@@ -33,23 +33,23 @@ export function UsersPage({ me }) {
       <button type="submit" class="secondary">Search</button>
     </form>
     <${ErrorBox} error=${action.error} />
-    <table>
+    <table class="cells">
       <caption>Users</caption>
       <thead><tr><th scope="col">Email</th><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${list.items.map((u) => {
           const self = u.id === me.id;
           return html`<tr key=${u.id}>
-            <td>${u.email}</td><td>${u.username || "—"}</td>
-            <td>
+            <td data-label="Email">${u.email}</td><td data-label="Username">${u.username || "—"}</td>
+            <td data-label="Role">
               <label class="sr-only" for=${`role-${u.id}`}>Role of ${u.email}</label>
               <select id=${`role-${u.id}`} value=${u.role} disabled=${self || action.busy}
                 onChange=${(e) => update(u, { role: e.currentTarget.value })}>
                 <option value="user">user</option><option value="admin">admin</option>
               </select>
             </td>
-            <td>${u.is_active ? "active" : "disabled"}</td>
-            <td>${when(u.created_at)}</td>
+            <td data-label="Status">${u.is_active ? "active" : "disabled"}</td>
+            <td data-label="Created">${when(u.created_at)}</td>
             <td class="actions">
               <button type="button" class="secondary" disabled=${self || action.busy}
                 onClick=${() => update(u, { is_active: !u.is_active })}

@@ -96,7 +96,11 @@ function App() {
       }
       setState(isIn ? "in" : "out");
     });
-    resume().then((ok) => setState(ok ? "in" : "out"));
+    resume().then((ok) => {
+      setState(ok ? "in" : "out");
+      // The first screen a person can use: what the first-load measurement reads.
+      requestAnimationFrame(() => performance.mark("parley:interactive"));
+    });
     publishedPaths().then(setPaths);
     return off;
   }, []);

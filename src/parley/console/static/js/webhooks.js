@@ -93,14 +93,14 @@ function Deliveries({ id }) {
     </div>
     <${Notice}>${notice}<//>
     <${ErrorBox} error=${action.error} />
-    <table>
+    <table class="cells">
       <caption>Newest first</caption>
       <thead><tr><th scope="col">Created</th><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">Next attempt</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${list.items.map(
           (d) => html`<tr key=${d.id}>
-            <td>${when(d.created_at)}</td><td><code>${d.event_type}</code></td><td>${d.status}</td><td>${d.attempts}</td>
-            <td>${d.last_status_code || d.last_error || "—"}</td><td>${when(d.next_attempt_at)}</td>
+            <td data-label="Created">${when(d.created_at)}</td><td data-label="Event"><code>${d.event_type}</code></td><td data-label="Status">${d.status}</td><td data-label="Attempts">${d.attempts}</td>
+            <td data-label="Last answer">${d.last_status_code || d.last_error || "—"}</td><td data-label="Next attempt">${when(d.next_attempt_at)}</td>
             <td><button type="button" class="secondary" onClick=${() => retry(d)} aria-label=${`Retry delivery of ${d.event_type}`}>Retry</button></td>
           </tr>`,
         )}
