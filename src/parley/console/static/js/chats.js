@@ -103,7 +103,8 @@ function useLiveMessages(sessionId, onMessage) {
       }
     };
     const poll = async () => {
-      await latest();
+      // A hidden tab waits; it catches up on its first poll once shown again.
+      if (document.visibilityState === "visible") await latest();
       if (!stopped) timer = setTimeout(poll, 2000);
     };
     const stream = async () => {
