@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.parley_server import ParleyServer, running_parley
 
@@ -35,20 +36,28 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # Generous: the machine is shared, and a poll of the page is not a timing assertion.
 WAIT_MS = 15_000
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "the console's browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium)",
-        allow_module_level=True,
-    )
-if os.environ.get("PARLEY_TEST_DATABASE_URL"):
-    pytest.skip(
-        "the console's browser tests drive their own `parley serve` on SQLite; they run in the "
-        "SQLite pass",
-        allow_module_level=True,
-    )
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright  # noqa: E402
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return (
+            "the console's browser tests need Debian's Chromium at /usr/bin/chromium "
+            "(apt-get install chromium)"
+        )
+    if os.environ.get("PARLEY_TEST_DATABASE_URL"):
+        return (
+            "the console's browser tests drive their own `parley serve` on SQLite; they run in "
+            "the SQLite pass"
+        )
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Marked before any fixture runs, so no server or browser is started for a skipped test.
+    reason = _skip_reason()
+    here = Path(__file__).parent
+    for item in items if reason else ():
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @dataclass
