@@ -297,6 +297,23 @@ def test_a_message_posted_by_another_client_appears(
     expect(page.locator(".message.customer .content")).to_have_text(["Posted elsewhere"])
 
 
+def test_a_conversation_deleted_elsewhere_says_so_instead_of_going_quiet(
+    open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
+) -> None:
+    recorded = open_page()
+    page = sign_in(recorded, user)
+    new_session(page, "Soon gone")
+    sid = session_id(page)
+
+    token = user.login(server.base)["access_token"]
+    with api(server.base, token) as client:
+        assert client.delete(f"/sessions/{sid}").status_code == 200
+
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Could not update the conversation")
+    expect(alert).to_contain_text(re.compile("not found|deleted"))
+
+
 def test_the_vendor_is_registered_edited_and_its_errors_shown(
     open_page: Callable[..., RecordedPage], user: User
 ) -> None:

@@ -77,6 +77,7 @@ function App() {
   const [reason, setReason] = useState(null);
   const [me, setMe] = useState(null);
   const [meError, setMeError] = useState(null);
+  const [checkError, setCheckError] = useState(null);
   const [paths, setPaths] = useState(new Set());
   const hash = useHash();
 
@@ -107,9 +108,12 @@ function App() {
 
   useEffect(() => {
     if (state !== "in") return undefined;
+    setCheckError(null);
     reloadMe();
     const timer = setInterval(() => {
-      if (document.visibilityState === "visible") api("GET", "/users/me").catch(() => {});
+      if (document.visibilityState !== "visible") return;
+      // A 401 has already sent the page to sign-in; anything else is shown until it passes.
+      api("GET", "/users/me").then(() => setCheckError(null), setCheckError);
     }, CHECK_MS);
     return () => clearInterval(timer);
   }, [state]);
@@ -124,6 +128,7 @@ function App() {
   return html`
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main").focus(); }}>Skip to content</a>
     <${Menu} me=${me} hash=${hash} paths=${paths} />
+    ${checkError && html`<div class="banner"><${ErrorBox} error=${checkError} /></div>`}
     <main id="main" tabindex="-1" key=${hash}>${page}</main>
   `;
 }

@@ -2,7 +2,7 @@
 // (messages, text, uploads with progress, media shown from blob: URLs, live updates).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, mediaUrl, publishedPaths, upload } from "./api.js";
+import { ApiError, api, describeError, mediaUrl, publishedPaths, upload } from "./api.js";
 import { ErrorBox, Field, ListFooter, Title, html, useAction, usePagedList, when } from "./ui.js";
 
 export function SessionsPage() {
@@ -88,6 +88,7 @@ function Message({ message }) {
 // New messages as they are posted: the event stream when the server has one, else a poll.
 function useLiveMessages(sessionId, onMessage) {
   const [mode, setMode] = useState(null);
+  const [error, setError] = useState(null);
   const handler = useRef(onMessage);
   handler.current = onMessage;
   useEffect(() => {
@@ -98,8 +99,10 @@ function useLiveMessages(sessionId, onMessage) {
       try {
         const page = await api("GET", `/sessions/${sessionId}/messages`, { query: { order: "desc", limit: 50 } });
         page.items.slice().reverse().forEach((m) => handler.current(m));
-      } catch {
-        // the next attempt tries again; a lost sign-in has already sent the page to sign-in
+        setError(null);
+      } catch (failure) {
+        // Shown until an attempt succeeds; a lost sign-in has already sent the page to sign-in.
+        setError(failure);
       }
     };
     const poll = async () => {
@@ -114,7 +117,14 @@ function useLiveMessages(sessionId, onMessage) {
         if (stopped) return;
         const query = new URLSearchParams({ ticket, session_id: sessionId });
         source = new EventSource(`/api/v1/events/stream?${query}`);
+        source.onopen = () => setError(null);
         source.addEventListener("message.created", (event) => handler.current(JSON.parse(event.data).data));
+        source.addEventListener("message.deleted", (event) => handler.current(JSON.parse(event.data).data, true));
+        source.addEventListener("session.deleted", () => {
+          setError(new ApiError(404, "this chat session was deleted.", "not_found"));
+          source.close();
+          stopped = true;
+        });
         source.onerror = () => {
           // A ticket is single-use: reconnect with a fresh one, missing nothing (poll once).
           source.close();
@@ -123,7 +133,8 @@ function useLiveMessages(sessionId, onMessage) {
             latest();
           }, 1000);
         };
-      } catch {
+      } catch (failure) {
+        setError(failure);
         if (!stopped) timer = setTimeout(stream, 3000);
       }
     };
@@ -143,7 +154,7 @@ function useLiveMessages(sessionId, onMessage) {
       if (source) source.close();
     };
   }, [sessionId]);
-  return mode;
+  return { mode, error };
 }
 
 function Composer({ sessionId, onPosted }) {
@@ -195,9 +206,13 @@ export function ConversationPage({ id }) {
   const [renaming, setRenaming] = useState("");
   const action = useAction();
 
-  const merge = (incoming) =>
-    setMessages((list) => (list.some((m) => m.id === incoming.id) ? list : [...list, incoming]));
-  const mode = useLiveMessages(id, merge);
+  const merge = (incoming, deleted = false) =>
+    setMessages((list) => {
+      if (deleted) return list.filter((m) => m.id !== incoming.id);
+      return list.some((m) => m.id === incoming.id) ? list : [...list, incoming];
+    });
+  const live = useLiveMessages(id, merge);
+  const mode = live.mode;
 
   const loadOlder = async (cursor) => {
     try {
@@ -254,6 +269,7 @@ export function ConversationPage({ id }) {
       ${messages.map((m) => html`<${Message} key=${m.id} message=${m} />`)}
     </ol>
     ${messages.length === 0 && html`<p class="muted">No messages yet.</p>`}
+    ${live.error && html`<div class="error" role="alert">Could not update the conversation: ${describeError(live.error)}</div>`}
     <p class="muted small">${mode === "stream" ? "Live: new messages appear as they are posted." : mode === "poll" ? "New messages are checked every 2 seconds." : ""}</p>
     <${Composer} sessionId=${id} onPosted=${merge} />
   `;
