@@ -47,14 +47,13 @@ def test_a_dropped_stream_reconnects_with_a_fresh_ticket(
     page = recorded.page
     dropped: list[str] = []
 
-    def drop_first(route: Route) -> None:
-        if not dropped:
-            dropped.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
+    def drop(route: Route) -> None:
+        dropped.append(route.request.url)
+        route.abort()
 
-    page.route("**/api/v1/events/stream?*", drop_first)
+    # Only the first stream is dropped; an intercepted stream would be buffered, so the route
+    # goes away after its one use.
+    page.route("**/api/v1/events/stream?*", drop, times=1)
     sign_in(recorded, user)
     new_session(page, "Reconnecting")
     sid = session_id(page)
