@@ -209,9 +209,12 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 @functools.cache
 def published_paths() -> set[str]:
+    from parley.core.config import Settings
     from parley.main import create_app
 
-    return set(create_app().openapi()["paths"])
+    # Settings of its own, so that reading the routes writes no secret or database anywhere.
+    settings = Settings(jwt_secret="published-paths-" + "p" * 48, database_url="sqlite://")
+    return set(create_app(settings, single_worker=True).openapi()["paths"])
 
 
 def requires_route(path: str) -> pytest.MarkDecorator:
