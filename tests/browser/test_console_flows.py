@@ -190,9 +190,12 @@ def test_a_posted_text_appears_and_a_blank_one_is_refused_in_words(
     page = sign_in(recorded, user)
     new_session(page, "Orders")
 
-    page.get_by_label("Message", exact=True).fill("Hello, do you ship to Lisbon?")
-    page.get_by_role("button", name="Send").click()
+    with page.expect_request(lambda r: r.method == "POST" and "/messages" in r.url) as sent:
+        page.get_by_label("Message", exact=True).fill("Hello, do you ship to Lisbon?")
+        page.get_by_role("button", name="Send").click()
     expect(page.locator(".message .content")).to_have_text(["Hello, do you ship to Lisbon?"])
+    # A careful client: a retried post could never be stored twice.
+    assert re.fullmatch(r"[0-9a-f-]{36}", sent.value.headers["idempotency-key"])
 
     page.get_by_label("Message", exact=True).fill("   ")
     page.get_by_role("button", name="Send").click()

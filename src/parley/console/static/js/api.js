@@ -114,8 +114,9 @@ function url(path, query) {
   return target.pathname + target.search;
 }
 
-async function send(method, path, { json, query, form, auth = false, raw = false } = {}) {
+async function send(method, path, { json, query, form, auth = false, raw = false, key = null } = {}) {
   const headers = {};
+  if (key) headers["Idempotency-Key"] = key;
   if (auth && tokens && tokens.access) headers.Authorization = `Bearer ${tokens.access}`;
   let body;
   if (json !== undefined) {
@@ -160,8 +161,10 @@ export async function logout() {
 }
 
 // An authenticated call: a 401 refreshes once and retries; a second 401 signs the page out.
+// A POST carries one Idempotency-Key for all its attempts, so a retry never posts twice.
 export async function api(method, path, options = {}) {
   if (!tokens) throw new ApiError(401, "You are signed out.", "unauthorized");
+  if (method === "POST" && !path.startsWith("/auth/")) options = { key: crypto.randomUUID(), ...options };
   if (!tokens.access) await refresh();
   try {
     return await send(method, path, { ...options, auth: true });
@@ -195,11 +198,13 @@ export async function mediaUrl(mediaUrlOrId) {
 
 // Upload a form with XHR, for its progress events: onProgress(fraction) as bytes leave.
 export function upload(path, form, onProgress) {
+  const key = crypto.randomUUID();
   const attempt = () =>
     new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", BASE + path);
       xhr.setRequestHeader("Authorization", `Bearer ${tokens && tokens.access}`);
+      xhr.setRequestHeader("Idempotency-Key", key);
       xhr.upload.onprogress = (event) => {
         if (event.lengthComputable) onProgress(event.loaded / event.total);
       };
