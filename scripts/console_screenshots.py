@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from tests.browser.conftest import (  # noqa: E402
     ADMIN_EMAIL,
@@ -56,6 +57,8 @@ def picture(width: int = 320, height: int = 180) -> bytes:
 
 
 def furnish(base: str, admin: User) -> str:
+    for email in ("marta@example.com", "joao@example.com"):
+        httpx.post(f"{base}/api/v1/auth/register", json={"email": email, "password": PASSWORD})
     token = admin.login(base, user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")
     with api(base, token["access_token"]) as client:
         client.post("/sessions", json={"title": "Wholesale enquiries"})
@@ -85,6 +88,8 @@ def furnish(base: str, admin: User) -> str:
 
 def shoot(page: Page, name: str) -> None:
     page.wait_for_load_state("networkidle")
+    # A page reached by its hash loads in the same document: wait for its lists, not the load.
+    page.wait_for_function("() => !document.body.innerText.includes('Loading')")
     page.screenshot(path=str(OUT / f"{name}.png"))
 
 
