@@ -35,7 +35,13 @@ migrate: install ## Upgrade the configured database to the newest schema
 bench: ## Run the benchmark suite (see docs/performance.md)
 	bash bench/run.sh
 
+console-vendor: ## Copy the console's npm libraries as locked in src/parley/console/npm
+	scripts/vendor-console.sh
+
+console-screenshots: install ## Take the console's screenshots into docs/console (needs chromium)
+	.venv/bin/python scripts/console_screenshots.py
+
 ci: ## What CI runs
 	bash .ci/run
 
-.PHONY: help install run test test-postgres test-mariadb lint typecheck migrate bench ci
+.PHONY: help install run test test-postgres test-mariadb lint typecheck migrate bench console-vendor console-screenshots ci

@@ -21,6 +21,7 @@ from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
 from parley.catalog.router import router as catalog_router
 from parley.chats.router import build_router as build_chats_router
+from parley.console.router import router as console_router
 from parley.core.config import Settings, get_settings
 from parley.core.cursors import CursorCodec
 from parley.core.logging import configure_logging
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
     app.include_router(events_router, prefix=API_PREFIX, tags=["events"])
+    app.include_router(console_router)
     # HEAD wherever GET: served by the GET route, its body dropped outermost (see api.methods).
     app.user_middleware.append(Middleware(HeadAsGet))
     app.add_middleware(HeadWithoutBody)

@@ -1,0 +1,68 @@
+"""The conversation updates live from the event stream (a ticket, then EventSource), and
+reconnects with a fresh ticket. Switches on when the app has /events/stream."""
+
+from collections.abc import Callable
+
+from playwright.sync_api import Route, expect
+
+from tests.browser.conftest import RecordedPage, User, api, requires_route, sign_in
+from tests.browser.test_console_flows import new_session, session_id
+from tests.support.parley_server import ParleyServer
+
+pytestmark = requires_route("/api/v1/events/stream")
+
+
+def post_elsewhere(server: ParleyServer, account: User, sid: str, text: str) -> None:
+    token = account.login(server.base)["access_token"]
+    with api(server.base, token) as client:
+        posted = client.post(
+            f"/sessions/{sid}/messages", json={"content": text, "sender": "customer"}
+        )
+        assert posted.status_code == 201, posted.text
+
+
+def test_a_message_posted_by_another_client_arrives_through_the_stream(
+    open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
+) -> None:
+    recorded = open_page()
+    page = sign_in(recorded, user)
+    new_session(page, "Streamed")
+    sid = session_id(page)
+    expect(page.get_by_text("Live: new messages appear")).to_be_visible()
+
+    post_elsewhere(server, user, sid, "Streamed in")
+
+    expect(page.locator(".message.customer .content")).to_have_text(["Streamed in"])
+    streams = [u for u in recorded.requests if "/api/v1/events/stream?" in u]
+    assert streams and all("ticket=" in u and f"session_id={sid}" in u for u in streams)
+    # Delivered by the stream: the page does not poll the messages while it has one.
+    polls = [u for u in recorded.requests if f"/sessions/{sid}/messages?" in u]
+    assert len(polls) == 1, polls
+
+
+def test_a_dropped_stream_reconnects_with_a_fresh_ticket(
+    open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
+) -> None:
+    recorded = open_page()
+    page = recorded.page
+    dropped: list[str] = []
+
+    def drop(route: Route) -> None:
+        dropped.append(route.request.url)
+        route.abort()
+
+    # Only the first stream is dropped; an intercepted stream would be buffered, so the route
+    # goes away after its one use.
+    page.route("**/api/v1/events/stream?*", drop, times=1)
+    sign_in(recorded, user)
+    new_session(page, "Reconnecting")
+    sid = session_id(page)
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/api/v1/events/ticket')).length >= 2"
+    )
+
+    post_elsewhere(server, user, sid, "After the drop")
+
+    expect(page.locator(".message.customer .content")).to_have_text(["After the drop"])
+    assert dropped
