@@ -2,10 +2,14 @@
 
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
+from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 __all__ = [
     "ChatSession",
+    "IdempotencyRecord",
+    "Job",
+    "JobSchedule",
     "LoginSession",
     "Media",
     "Message",
