@@ -23,6 +23,8 @@ from parley.core.mail import Mailer, create_mailer
 from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import create_database
+from parley.idempotency.edge import IdempotentRequests
+from parley.idempotency.service import IdempotencyService
 from parley.jobs.service import JobQueue
 from parley.media.router import router as media_router
 from parley.media.storage import LocalMediaStorage
@@ -108,7 +110,13 @@ def create_app(
         summary="The HTTP API of Parley, a backend for conversational commerce.",
         lifespan=lifespan,
         middleware=middleware_stack(
-            settings, tokens=resources.tokens, request_limiter=requests_limiter
+            settings,
+            tokens=resources.tokens,
+            request_limiter=requests_limiter,
+            idempotency=IdempotentRequests(
+                IdempotencyService(resources.database, ttl_seconds=settings.idempotency_ttl),
+                resources.tokens,
+            ),
         ),
     )
     app.state.resources = resources

@@ -1,6 +1,7 @@
 """Schema building blocks shared by every domain: strict inputs, the envelope, pages, and the
 field types the contract names (trimmed text, E.164 phone numbers)."""
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -117,11 +118,16 @@ def trimmed(min_length: int, max_length: int) -> StringConstraints:
 SearchQuery = Annotated[str, trimmed(0, 200), NoNul, NoNulText]
 
 
+_WRITTEN_NUMBER = re.compile(r"\+[0-9 ().\-]{1,31}")
+
+
 def _e164(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     text = value.strip()
-    if not text.startswith("+") or len(text) > 32:
+    # Spaces, dots, dashes and brackets are how people write numbers; the parser would also
+    # skip other punctuation, which the published pattern refuses.
+    if not _WRITTEN_NUMBER.fullmatch(text):
         raise ValueError("must be an E.164 phone number such as +14155552671")
     try:
         number = phonenumbers.parse(text, None)

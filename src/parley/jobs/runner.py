@@ -15,6 +15,7 @@ from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.mail import Mailer
 from parley.db.engine import Database
+from parley.db.errors import is_database_unavailable
 from parley.db.uow import UnitOfWork
 from parley.jobs.registry import JobContext, RetryJob, get_job
 from parley.jobs.repository import RUNNING, JobRepository
@@ -23,6 +24,15 @@ from parley.models.jobs import Job
 from parley.ops.metrics import JOBS
 
 log = structlog.get_logger("parley.jobs")
+
+
+def warn_of(event: str, error: BaseException, **fields: str) -> None:
+    """Log a background failure: a database that is away in one line, anything else with its
+    trace."""
+    if is_database_unavailable(error):
+        log.warning(event, error=type(error).__name__, **fields)
+    else:
+        log.warning(event, exc_info=error, **fields)
 
 
 def new_token() -> str:
@@ -108,14 +118,7 @@ class JobRunner:
         except RetryJob as retry:
             await self._retry(job, retry.after, str(retry))
         except Exception as error:
-            log.warning(
-                "job_failed",
-                job=job.name,
-                job_id=str(job.id),
-                attempt=job.attempts,
-                error=type(error).__name__,
-                exc_info=True,
-            )
+            warn_of("job_failed", error, job=job.name, job_id=str(job.id))
             if job.attempts >= job.max_attempts:
                 await self._give_up(job, f"{type(error).__name__}: {error}")
             else:
@@ -157,5 +160,5 @@ class JobRunner:
                 async with self.repository() as (uow, jobs):
                     await jobs.renew(job_id, token=token, lease_until=utcnow() + self.lease)
                     await uow.commit()
-            except Exception:
-                log.warning("job_lease_not_renewed", job_id=str(job_id), exc_info=True)
+            except Exception as error:
+                warn_of("job_lease_not_renewed", error, job_id=str(job_id))

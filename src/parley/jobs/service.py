@@ -23,7 +23,7 @@ from parley.jobs.broker import create_broker, job_task
 from parley.jobs.outbox import add_waker, enqueue, remove_waker
 from parley.jobs.registry import load_jobs, periodic_jobs
 from parley.jobs.repository import SENT
-from parley.jobs.runner import JobRunner, new_token
+from parley.jobs.runner import JobRunner, new_token, warn_of
 from parley.media.storage import MediaStorage
 from parley.ops.metrics import JOB_QUEUE_DEPTH
 
@@ -125,8 +125,8 @@ class JobQueue:
             if free > 0:
                 try:
                     claimed = await self.runner.claim_due(free)
-                except Exception:
-                    log.warning("jobs_not_claimed", exc_info=True)
+                except Exception as error:
+                    warn_of("jobs_not_claimed", error)
             for job in claimed:
                 task = asyncio.create_task(self.runner.run(job))
                 self._running.add(task)
@@ -144,8 +144,8 @@ class JobQueue:
         while not self._stopped:
             try:
                 relayed = await self._relay_once()
-            except Exception:
-                log.warning("jobs_not_relayed", exc_info=True)
+            except Exception as error:
+                warn_of("jobs_not_relayed", error)
                 relayed = 0
             if relayed < RELAY_BATCH:
                 await self._sleep(POLL_S)
@@ -187,8 +187,8 @@ class JobQueue:
         while not self._stopped:
             try:
                 await self.schedule_due()
-            except Exception:
-                log.warning("schedule_not_kept", exc_info=True)
+            except Exception as error:
+                warn_of("schedule_not_kept", error)
             await asyncio.sleep(SCHEDULE_TICK_S)
 
     async def _create_schedules(self) -> None:
@@ -205,8 +205,8 @@ class JobQueue:
                 async with self.runner.repository() as (uow, jobs):
                     await jobs.schedule_once(periodic.job.name, first_run_at=now + every)
                     await uow.commit()
-        except Exception:
-            log.warning("schedule_not_created", exc_info=True)
+        except Exception as error:
+            warn_of("schedule_not_created", error)
 
     async def schedule_due(self) -> None:
         """Enqueue each periodic job that is due, once across every process."""

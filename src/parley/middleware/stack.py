@@ -17,11 +17,16 @@ from starlette.middleware import Middleware
 from parley.core.config import Settings
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
+from parley.idempotency.edge import IdempotentRequests
 from parley.middleware.edge import EdgeMiddleware
 
 
 def middleware_stack(
-    settings: Settings, *, tokens: TokenCodec, request_limiter: Limiter
+    settings: Settings,
+    *,
+    tokens: TokenCodec,
+    request_limiter: Limiter,
+    idempotency: IdempotentRequests | None = None,
 ) -> list[Middleware]:
     """Return the application's middleware, outermost first."""
     return [
@@ -35,5 +40,6 @@ def middleware_stack(
             max_body_bytes=settings.max_body_bytes,
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
             development=settings.is_development,
+            idempotency=idempotency,
         )
     ]
