@@ -4,9 +4,10 @@ the jobs, a real SMTP server receives the mail, and a worker killed mid-job leav
 another."""
 
 import asyncio
+import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from parley.core.ids import new_id
 from tests.conftest import PASSWORD, unique_email
 from tests.support.parley_server import ParleyServer, running_parley
 from tests.support.parley_worker import ParleyWorker, start_worker
-from tests.support.servers import spare_port
+from tests.support.servers import own_redis, spare_port
 from tests.support.smtp import SmtpServer, smtp_server
 
 BROKERS = {
@@ -52,11 +53,43 @@ def mail_server() -> Iterator[SmtpServer]:
         yield server
 
 
-def _env(queue_url: str, mail: SmtpServer) -> dict[str, str]:
+@pytest.fixture
+async def queue_name(queue_url: str) -> AsyncIterator[str]:
+    """A queue of this test's own (other runs on this machine use the same brokers), removed
+    from the broker afterwards."""
+    name = f"parley-test-{new_id().hex}"
+    yield name
+    await _remove_queue(queue_url, name)
+
+
+async def _remove_queue(url: str, name: str) -> None:
+    if url.startswith("redis://"):
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(url)
+        await client.delete(name, f"autoclaim:parley-workers:{name}")
+        await client.aclose()
+    elif url.startswith("amqp://"):
+        import aio_pika
+
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel()
+            for queue in (name, f"{name}.dead-letter"):
+                await channel.queue_delete(queue)
+            await channel.exchange_delete(name)
+    else:
+        import nats
+
+        client = await nats.connect(url)
+        await client.jetstream().delete_stream(name)
+        await client.close()
+
+
+def _env(queue_url: str, mail: SmtpServer, name: str) -> dict[str, str]:
     return {
         "QUEUE_URL": queue_url,
-        # A queue of this test's own: other runs on this machine use the same brokers.
-        "QUEUE_NAME": f"parley-test-{new_id().hex}",
+        "QUEUE_NAME": name,
         "JOB_LEASE": "2",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(mail.port),
@@ -93,9 +126,9 @@ def _mailed(mail: SmtpServer, email: str) -> list[object]:
 
 
 async def test_a_worker_runs_the_jobs_the_server_relays(
-    tmp_path: Path, queue_url: str, mail_server: SmtpServer
+    tmp_path: Path, queue_url: str, queue_name: str, mail_server: SmtpServer
 ) -> None:
-    env = _env(queue_url, mail_server)
+    env = _env(queue_url, mail_server, queue_name)
     with running_parley(tmp_path, env=env) as server:
         worker = start_worker(tmp_path, "a", env)
         try:
@@ -109,9 +142,9 @@ async def test_a_worker_runs_the_jobs_the_server_relays(
 
 
 async def test_a_job_left_by_a_killed_worker_completes_on_another(
-    tmp_path: Path, queue_url: str, mail_server: SmtpServer
+    tmp_path: Path, queue_url: str, queue_name: str, mail_server: SmtpServer
 ) -> None:
-    env = _env(queue_url, mail_server)
+    env = _env(queue_url, mail_server, queue_name)
     workers: list[ParleyWorker] = []
     with running_parley(tmp_path, env=env) as server:
         try:
@@ -133,10 +166,31 @@ async def test_a_job_left_by_a_killed_worker_completes_on_another(
 async def test_ready_is_503_while_the_broker_is_unreachable(
     tmp_path: Path, mail_server: SmtpServer
 ) -> None:
-    env = _env(f"redis://127.0.0.1:{spare_port()}/0", mail_server)
+    env = _env(f"redis://127.0.0.1:{spare_port()}/0", mail_server, "parley-test-unreachable")
     with running_parley(tmp_path, env=env) as server:
         email = await _forgot(server)  # the job waits in the outbox
         ready = await _ready(server)
         assert ready.status_code == 503
         assert "queue" in ready.json()["message"] and ready.headers["Retry-After"]
     assert _mailed(mail_server, email) == []
+
+
+async def test_jobs_made_while_the_broker_is_down_run_once_it_is_back(
+    tmp_path: Path, mail_server: SmtpServer
+) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with own_redis() as redis:
+        env = _env(redis.url, mail_server, "parley-test-outage")
+        with running_parley(tmp_path, env=env) as server:
+            redis.stop()
+            email = await _forgot(server)  # committed with its job; the relay cannot send it
+            assert (await _ready(server)).status_code == 503
+            redis.start()
+            worker = start_worker(tmp_path, "after-outage", env)
+            try:
+                await _eventually(lambda: _mailed(mail_server, email), "the mail after the outage")
+                assert (await _ready(server)).status_code == 200
+            finally:
+                worker.kill()
+    assert len(_mailed(mail_server, email)) == 1

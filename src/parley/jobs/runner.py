@@ -62,9 +62,12 @@ class JobRunner:
         """Claim up to `limit` due jobs to run in this process."""
         return await self.claim(limit, state=RUNNING)
 
-    async def claim(self, limit: int, *, state: str, token: str | None = None) -> list[Job]:
+    async def claim(
+        self, limit: int, *, state: str, token: str | None = None, lease: timedelta | None = None
+    ) -> list[Job]:
         """Claim up to `limit` due jobs, to run here (running) or to relay (sent)."""
         now = utcnow()
+        lease = lease or self.lease
         async with self.repository() as (_uow, jobs):
             if not await jobs.any_claimable(now=now):
                 return []
@@ -73,7 +76,7 @@ class JobRunner:
                 now=now,
                 limit=limit,
                 state=state,
-                lease_until=now + self.lease,
+                lease_until=now + lease,
                 token=token or new_token(),
             )
             await uow.commit()

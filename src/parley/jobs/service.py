@@ -34,6 +34,7 @@ POLL_S = 1.0
 # Jobs one process runs at once (embedded mode).
 CONCURRENCY = 4
 RELAY_BATCH = 100
+SENT_LEASES = 10
 RELAY_RETRY = timedelta(seconds=2)
 SCHEDULE_TICK_S = 1.0
 BROKER_CHECK_TIMEOUT_S = 1.5
@@ -153,7 +154,10 @@ class JobQueue:
     async def _relay_once(self) -> int:
         assert self.broker is not None
         token = new_token()
-        claimed = await self.runner.claim(RELAY_BATCH, state=SENT, token=token)
+        # A sent job nobody started within ten leases was lost with its message: sent again.
+        claimed = await self.runner.claim(
+            RELAY_BATCH, state=SENT, token=token, lease=self.runner.lease * SENT_LEASES
+        )
         if not claimed:
             return 0
         sent = 0

@@ -10,7 +10,6 @@ from parley.core.errors import Conflict, FieldError, ValidationFailed
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
 from parley.media.jobs import remove_files_after_commit
-from parley.media.storage import MediaStorage
 from parley.models.user import Role, User
 from parley.users.errors import UserNotFound
 from parley.users.repository import UserRepository, email_key, username_key
@@ -32,7 +31,6 @@ class UserService:
         uow: UnitOfWork,
         *,
         settings: Settings,
-        media: MediaStorage | None = None,
         cache: AccessCache | None = None,
         users: UserRepository | None = None,
         login_sessions: LoginSessionRepository | None = None,
@@ -41,7 +39,6 @@ class UserService:
         self.uow = uow
         self.cache = cache
         self.settings = settings
-        self.media = media
         self.users = users or UserRepository(uow.session)
         self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
 
