@@ -5,14 +5,15 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.clock import utcnow
 from parley.db.base import Base, IdMixin
 from parley.db.types import key_string
 
-# Large enough for any POST's answer; MEDIUMBLOB on MariaDB.
-MAX_STORED_BODY = 16 * 1024 * 1024
+# Large enough for any POST's answer: MEDIUMBLOB (16 MiB) on MariaDB, whose BLOB is 64 KiB.
+STORED_BODY = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 
 class Job(IdMixin, Base):
@@ -63,6 +64,6 @@ class IdempotencyRecord(IdMixin, Base):
     locked_until: Mapped[datetime]
     status_code: Mapped[int | None] = mapped_column(Integer)
     headers: Mapped[str | None] = mapped_column(Text)
-    body: Mapped[bytes | None] = mapped_column(LargeBinary(MAX_STORED_BODY))
+    body: Mapped[bytes | None] = mapped_column(STORED_BODY)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

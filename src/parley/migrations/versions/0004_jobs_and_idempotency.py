@@ -71,7 +71,11 @@ def upgrade() -> None:
         sa.Column("locked_until", _time(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("headers", sa.Text(), nullable=True),
-        sa.Column("body", sa.LargeBinary(length=16 * 1024 * 1024), nullable=True),
+        sa.Column(
+            "body",
+            sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb"),
+            nullable=True,
+        ),
         sa.Column("created_at", _time(), nullable=False),
         sa.Column("expires_at", _time(), nullable=False),
         sa.ForeignKeyConstraint(
