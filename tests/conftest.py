@@ -23,6 +23,7 @@ from parley.db.base import Base
 from parley.db.engine import Database, create_database
 from parley.main import create_app
 from parley.middleware.access_log import UNMATCHED_ROUTE, route_template
+from tests.support.polling import eventually
 
 TEST_SECRET = "test-secret-" + "x" * 60
 PASSWORD = "correct horse battery staple"
@@ -67,6 +68,30 @@ class RecordingMailer:
 
     async def send(self, mail: Mail) -> None:
         self.sent.append(mail)
+
+    def matching(self, *, to: str | None = None, containing: str | None = None) -> list[Mail]:
+        return [
+            m
+            for m in self.sent
+            if (to is None or m.to == to) and (containing is None or containing in m.body)
+        ]
+
+    async def wait_for(
+        self,
+        *,
+        to: str | None = None,
+        containing: str | None = None,
+        count: int = 1,
+        within: float = 30,
+    ) -> list[Mail]:
+        """The matching mails once `count` of them went out: mail is sent by background
+        jobs, after the request that caused it has answered."""
+        await eventually(
+            lambda: len(self.matching(to=to, containing=containing)) >= count,
+            within=within,
+            what=f"{count} mail(s) to {to or 'anyone'} containing {containing!r}",
+        )
+        return self.matching(to=to, containing=containing)
 
 
 @pytest.fixture
@@ -118,6 +143,8 @@ async def app_factory(
         return application
 
     yield make  # type: ignore[misc]
+    for application, _lifespan in apps:  # background work ends before the tables are emptied
+        await application.state.resources.jobs.stop()
     for application, lifespan in reversed(apps):
         await _clear(application.state.resources.database)
         await lifespan.__aexit__(None, None, None)

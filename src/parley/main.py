@@ -15,7 +15,7 @@ from parley.api.methods import HeadAsGet, HeadWithoutBody
 from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
 from parley.apikeys.router import router as api_keys_router
-from parley.apikeys.service import remembered_key_owner
+from parley.apikeys.service import api_key_holder, remembered_key_owner
 from parley.audit.router import router as audit_router
 from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
@@ -33,6 +33,9 @@ from parley.events import outbox
 from parley.events.bell import Doorbell
 from parley.events.router import router as events_router
 from parley.events.tickets import ticket_store
+from parley.idempotency.edge import IdempotentRequests
+from parley.idempotency.service import IdempotencyService
+from parley.jobs.service import JobQueue
 from parley.media.router import router as media_router
 from parley.media.storage import LocalMediaStorage
 from parley.middleware.stack import middleware_stack
@@ -52,6 +55,8 @@ def build_resources(
 ) -> Resources:
     secret = settings.signing_key()
     login_count, login_window = settings.login_rate
+    mailer = mailer or create_mailer(settings)
+    media = LocalMediaStorage(settings.media_dir)
     database = create_database(settings.database_url)
     alone = os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker
     return Resources(
@@ -66,11 +71,12 @@ def build_resources(
             namespace="login-failures",
             moving=True,
         ),
-        mailer=mailer or create_mailer(settings),
-        media=LocalMediaStorage(settings.media_dir),
+        mailer=mailer,
+        media=media,
         access_cache=AccessCache(redis_url=settings.redis_url, single_worker=alone),
         doorbell=Doorbell(redis_url=settings.redis_url, single_worker=alone),
         event_tickets=ticket_store(database, settings.redis_url),
+        jobs=JobQueue(settings=settings, mailer=mailer, media=media, database=database),
     )
 
 
@@ -97,7 +103,9 @@ def create_app(
         await resources.access_cache.start()
         await resources.doorbell.start()
         outbox.listen(resources.database.engine, resources.doorbell.ring)
+        await resources.jobs.start()
         yield
+        await resources.jobs.stop()
         outbox.unlisten(resources.database.engine, resources.doorbell.ring)
         await resources.doorbell.stop()
         await resources.event_tickets.aclose()
@@ -119,6 +127,13 @@ def create_app(
             tokens=resources.tokens,
             request_limiter=requests_limiter,
             key_owner=partial(remembered_key_owner, resources.access_cache),
+            idempotency=IdempotentRequests(
+                IdempotencyService(resources.database, ttl_seconds=settings.idempotency_ttl),
+                resources.tokens,
+                key_holder=partial(
+                    api_key_holder, database=resources.database, cache=resources.access_cache
+                ),
+            ),
         ),
     )
     app.state.resources = resources

@@ -1,6 +1,5 @@
 """The audit log: what is recorded, with which request, and how it is read and purged."""
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -231,7 +230,9 @@ async def test_the_purge_removes_only_entries_past_retention(
 async def test_verification_mfa_and_password_reset_are_recorded(
     client: httpx.AsyncClient, alice: Account, mailer: RecordingMailer
 ) -> None:
-    verification = link_token(mailer.sent[0].body, "/verify-email")
+    verification = link_token(
+        (await mailer.wait_for(to=alice.email, containing="/verify-email"))[0].body, "/verify-email"
+    )
     await client.post(f"{API}/auth/email/verify", json={"token": verification})
     secret, _codes, step = await enable_mfa(client, alice)
     off = await client.request(
@@ -260,12 +261,7 @@ async def test_verification_mfa_and_password_reset_are_recorded(
 
 
 async def _wait_for_reset_mail(mailer: RecordingMailer, address: str) -> str:
-    for _ in range(500):
-        found = [m.body for m in mailer.sent if m.to == address and "reset-password" in m.body]
-        if found:
-            return found[-1]
-        await asyncio.sleep(0.01)
-    raise AssertionError("no reset mail")
+    return (await mailer.wait_for(to=address, containing="reset-password"))[-1].body
 
 
 async def test_a_change_that_fails_leaves_no_entry(

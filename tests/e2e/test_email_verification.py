@@ -110,7 +110,7 @@ async def test_a_link_to_a_former_address_does_not_verify_the_new_one(
     client: httpx.AsyncClient, mailer: RecordingMailer
 ) -> None:
     account = await sign_up(client)
-    sent = mailer.sent
+    sent = await mailer.wait_for(to=account.email, containing=VERIFY)
     old_token = link_token(sent[0].body, VERIFY)
     await client.patch(
         f"{API}/users/me", json={"email": unique_email("new")}, headers=account.headers
@@ -137,7 +137,7 @@ async def test_required_verification_refuses_only_a_correct_login_and_mails_a_fr
         form = await http.post(f"{API}/auth/token", data={"username": email, "password": PASSWORD})
         assert form.status_code == 403
         assert form.json()["error"] == "invalid_grant"
-        sent = [m for m in mailer.sent if m.to == email]
+        sent = await mailer.wait_for(to=email, containing=VERIFY, count=3)
         assert len(sent) == 3  # at registration, then one per refused correct sign-in
         token = link_token(sent[-1].body, VERIFY)
         assert (

@@ -3,6 +3,8 @@ phase (examples, coverage, fuzzing, and the stateful phase along the published l
 a client sends, it gets a documented answer that matches the schema the API publishes."""
 
 import asyncio
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,16 @@ def _valid_phone_numbers() -> st.SearchStrategy[str]:
     )
     e164 = phonenumbers.PhoneNumberFormat.E164
     return st.sampled_from([phonenumbers.format_number(n, e164) for n in numbers if n])
+
+
+@schemathesis.hook
+def before_call(_ctx: Any, case: Any, **_kwargs: Any) -> None:
+    """Give every request that carries a well-formed Idempotency-Key a key of its own: a
+    generated key drawn twice would be a reused key (422), not a broken contract. Malformed keys
+    are kept, and must be refused."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and re.fullmatch(r"[ -~]{1,255}", key) and key == key.strip():
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
 
 
 def _create_tables(database_url: str) -> None:

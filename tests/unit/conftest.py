@@ -3,14 +3,18 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 from limits.aio.storage import MemoryStorage
 
 from parley.auth.service import AuthService, ClientInfo
 from parley.core.config import Settings
+from parley.core.encryption import SecretBox
 from parley.core.mail import Mail
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
+from parley.jobs.mail import MAIL_PURPOSE
+from parley.models.jobs import Job
 from parley.users.schemas import UserCreate
 from parley.users.service import UserService
 from tests.unit.fakes import (
@@ -32,10 +36,19 @@ CLIENT = ClientInfo(
 
 @dataclass
 class Outbox:
-    sent: list[Mail] = field(default_factory=list)
+    """The mail the services enqueued in committed transactions."""
 
-    async def send(self, mail: Mail) -> None:
-        self.sent.append(mail)
+    uow: FakeUnitOfWork
+    settings: Settings
+
+    @property
+    def sent(self) -> list[Mail]:
+        box = SecretBox.for_settings(self.settings, purpose=MAIL_PURPOSE)
+        return [
+            Mail(**orjson.loads(box.open(orjson.loads(job.payload)["sealed"])))
+            for job in self.uow.session.committed
+            if isinstance(job, Job) and job.name == "mail.send"
+        ]
 
 
 @dataclass
@@ -58,7 +71,6 @@ class World:
             login_failures=Limiter(
                 MemoryStorage(), count=failures, window_seconds=900, namespace="t", moving=True
             ),
-            mailer=self.outbox,
             cache=self.cache,  # type: ignore[arg-type]
             users=self.users,  # type: ignore[arg-type]
             login_sessions=self.login_sessions,  # type: ignore[arg-type]
@@ -82,15 +94,20 @@ class World:
 def world() -> World:
     users = FakeUserRepository()
     login_sessions = FakeLoginSessionRepository(users)
+    uow = FakeUnitOfWork()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        jwt_secret="k" * 64,
+        environment="staging",
+        bcrypt_rounds=4,
+    )
     return World(
-        uow=FakeUnitOfWork(),
+        uow=uow,
         users=users,
         login_sessions=login_sessions,
         refresh_tokens=FakeRefreshTokenRepository(login_sessions),
         reset_tokens=FakeResetTokenRepository(users),
         cache=RecordingCache(),
-        outbox=Outbox(),
-        settings=Settings(
-            _env_file=None, jwt_secret="k" * 64, environment="staging", bcrypt_rounds=4
-        ),  # type: ignore[call-arg]
+        outbox=Outbox(uow, settings),
+        settings=settings,
     )

@@ -13,7 +13,6 @@ async def get_accounts_service(db: DbSession, resources: ResourcesDep) -> Accoun
     return AccountsService(
         UnitOfWork(db),
         settings=resources.settings,
-        mailer=resources.mailer,
         login_failures=resources.login_failures,
         cache=resources.access_cache,
     )

@@ -1,34 +1,16 @@
-"""The mail this domain sends, and the one way it sends it.
+"""The mail this domain sends.
 
-Every message goes through `queue_mail`: after the transaction commits, in the background, so
-an answer takes as long whether or not a message goes out (no account enumeration) and a
-rolled-back change mails nothing.
+Every message goes out as a job (`parley.jobs.mail.send_mail`), written in the transaction of
+the change that causes it: a rolled-back change mails nothing, and an answer takes as long
+whether or not a message goes out (no account enumeration).
 """
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any
-
 from parley.core.config import Settings
-from parley.core.mail import Mail, Mailer
-from parley.db.uow import UnitOfWork
-
-_background: set[asyncio.Task[None]] = set()
+from parley.core.mail import Mail
 
 # Where the mailed links lead, under PUBLIC_BASE_URL.
 VERIFY_EMAIL_PATH = "/verify-email"
 LOGIN_SESSIONS_PATH = "/login-sessions"
-
-
-def queue_mail(uow: UnitOfWork, mailer: Mailer, mail: Mail) -> None:
-    """Send `mail` once the unit of work has committed; never if it rolls back."""
-    uow.after_commit(lambda: _spawn(mailer.send(mail)))
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 def verification_mail(settings: Settings, address: str, token: str) -> Mail:

@@ -19,7 +19,6 @@ from parley.accounts.errors import (
 from parley.accounts.mail import (
     email_changed_notice,
     new_device_notice,
-    queue_mail,
     verification_mail,
 )
 from parley.accounts.repository import (
@@ -43,13 +42,13 @@ from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.encryption import SecretBox, UnreadableSecret
 from parley.core.errors import FieldError, RateLimited, ValidationFailed
-from parley.core.mail import Mailer
 from parley.core.passwords import verify_password
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
+from parley.jobs.mail import send_mail
 from parley.models.accounts import EmailVerificationToken, TotpCredential
 from parley.models.user import User
 from parley.users.repository import UserRepository
@@ -67,10 +66,9 @@ def totp_box(settings: Settings) -> SecretBox:
 class EmailVerification:
     """Issues verification links inside the caller's transaction; mails them after commit."""
 
-    def __init__(self, uow: UnitOfWork, *, settings: Settings, mailer: Mailer) -> None:
+    def __init__(self, uow: UnitOfWork, *, settings: Settings) -> None:
         self.uow = uow
         self.settings = settings
-        self.mailer = mailer
         self.tokens = EmailVerificationRepository(uow.session)
 
     def send_link(self, user_id: UUID, address: str, *, email_key: str) -> None:
@@ -85,10 +83,12 @@ class EmailVerification:
                 expires_at=now + VERIFICATION_LIFETIME,
             )
         )
-        queue_mail(self.uow, self.mailer, verification_mail(self.settings, address, token))
+        send_mail(
+            self.uow, verification_mail(self.settings, address, token), settings=self.settings
+        )
 
     def notify_change(self, old_address: str, new_address: str) -> None:
-        queue_mail(self.uow, self.mailer, email_changed_notice(old_address, new_address))
+        send_mail(self.uow, email_changed_notice(old_address, new_address), settings=self.settings)
 
 
 class SecondFactor:
@@ -133,7 +133,6 @@ async def notice_if_new_device(
     audit: AuditRepository,
     *,
     settings: Settings,
-    mailer: Mailer,
     user: User,
     user_agent: str | None,
     ip_address: str | None,
@@ -156,7 +155,7 @@ async def notice_if_new_device(
     mail = new_device_notice(
         settings, user.email, device=device_name(user_agent), ip_address=ip_address
     )
-    queue_mail(uow, mailer, mail)
+    send_mail(uow, mail, settings=settings)
 
 
 async def ensure_within_budget(limiter: Limiter, budgets: list[tuple[str, str]]) -> None:
@@ -191,17 +190,15 @@ class AccountsService:
         uow: UnitOfWork,
         *,
         settings: Settings,
-        mailer: Mailer,
         login_failures: Limiter,
         cache: AccessCache,
     ) -> None:
         self.uow = uow
         self.settings = settings
-        self.mailer = mailer
         self.login_failures = login_failures
         self.cache = cache
         self.users = UserRepository(uow.session)
-        self.verification = EmailVerification(uow, settings=settings, mailer=mailer)
+        self.verification = EmailVerification(uow, settings=settings)
         self.verification_tokens = EmailVerificationRepository(uow.session)
         self.second_factor = SecondFactor(uow.session, settings=settings)
         self.audit = AuditRepository(uow.session)

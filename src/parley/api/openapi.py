@@ -55,6 +55,19 @@ _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
     503: ("Temporarily unavailable (database or a dependency is down)", _RETRY_AFTER),
 }
 _BODY_ERRORS = frozenset({400, 413, 415, 422})
+# Every POST under /api/v1 except /auth/* takes an Idempotency-Key (parley.idempotency).
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the first answer (status below 500) is stored for "
+        "IDEMPOTENCY_TTL and replayed, with `Idempotent-Replayed: true`, to a repeat with the "
+        "same key, path and body. The same key with another path or body: 422 "
+        "`idempotency_key_reused`; while the first is running: 409 `idempotency_in_progress`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
 _HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
 
 Dependency = TypeVar("Dependency", bound=Callable[..., Any])
@@ -167,10 +180,29 @@ def complete(schema: dict[str, Any], derived: dict[tuple[str, str], set[int]]) -
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             if method in _HTTP_METHODS:
+                if _idempotent(path, method):
+                    _take_idempotency_key(operation)
                 _complete_operation(operation, derived.get((path, method), {500}))
             if method == "get" and path.startswith(API_PREFIX):
                 _document_conditional(operation)
     _drop_unused_validation_schemas(schema)
+
+
+def _idempotent(path: str, method: str) -> bool:
+    return (
+        method == "post"
+        and path.startswith(API_PREFIX + "/")
+        and not path.startswith(API_PREFIX + "/auth/")
+    )
+
+
+def _take_idempotency_key(operation: dict[str, Any]) -> None:
+    """Document the header and its refusals: 422 (bad or reused key) and 409 (in progress)."""
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+    responses = operation.setdefault("responses", {})
+    _ensure(responses, 409)
+    responses["409"].setdefault("headers", dict(_RETRY_AFTER))
+    _ensure(responses, 422)
 
 
 def _complete_operation(operation: dict[str, Any], derived: set[int]) -> None:

@@ -11,6 +11,7 @@ from parley.core.tokens import TokenCodec
 from parley.db.engine import Database
 from parley.events.bell import Doorbell
 from parley.events.tickets import TicketStore
+from parley.jobs.service import JobQueue
 from parley.media.storage import MediaStorage
 
 
@@ -26,3 +27,4 @@ class Resources:
     access_cache: AccessCache
     doorbell: Doorbell
     event_tickets: TicketStore
+    jobs: JobQueue

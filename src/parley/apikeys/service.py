@@ -114,6 +114,18 @@ def remembered_key_owner(cache: AccessCache, key: str) -> UUID | None:
     return found[0].id if found is not None else None
 
 
+async def api_key_holder(key: str, *, database: Database, cache: AccessCache) -> UUID | None:
+    """The user of a live key, or None (the route's own check then answers 401)."""
+    remembered = remembered_key(cache, key)
+    if remembered is not None:
+        return remembered.user.id
+    try:
+        holder = await authenticate_api_key(key, database=database, cache=cache)
+    except InvalidApiKey:
+        return None
+    return holder.user.id
+
+
 async def authenticate_api_key(key: str, *, database: Database, cache: AccessCache) -> KeyHolder:
     """Accept a live key of an active user; then remember it like a verified access token."""
     prefix = prefix_of(key)

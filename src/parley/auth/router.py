@@ -53,7 +53,6 @@ async def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthServic
         settings=resources.settings,
         tokens=resources.tokens,
         login_failures=resources.login_failures,
-        mailer=resources.mailer,
         cache=resources.access_cache,
     )
 
@@ -68,7 +67,7 @@ def _client(request: Request) -> ClientInfo:
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def register(data: UserCreate, db: DbSession, resources: ResourcesDep) -> Envelope[UserRead]:
     """Create an account. 409 when the email, username or phone number is taken."""
-    users = UserService(UnitOfWork(db), settings=resources.settings, mailer=resources.mailer)
+    users = UserService(UnitOfWork(db), settings=resources.settings, mail_verification=True)
     user = await users.register(data)
     return Envelope(message="Account created", data=UserRead.model_validate(user))
 

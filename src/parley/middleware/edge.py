@@ -3,11 +3,12 @@
 In order: the trusted proxy fixes the client address; the request gets its id (bound to every
 log line below); a CORS preflight is answered before it spends rate budget; the rate limit
 refuses before any body is read; a declared body over the limit is refused unread, a chunked
-one as the app reads past it; JSON reads carry an `ETag` (304 when it matches); the app's
-responses over 1 KiB are gzipped for clients that accept it; an exception that escapes the app
-becomes the 500 (or 503) envelope. Every response, whoever produced it, passes one `send` that
-adds the RateLimit-*, CORS, security and request-id headers, and is then logged and counted
-(see parley.middleware.stack).
+one as the app reads past it; a POST with an Idempotency-Key goes through
+parley.idempotency.edge (replayed, refused or run and stored); JSON reads carry an `ETag` (304
+when it matches); the app's responses over 1 KiB are gzipped for clients that accept it; an
+exception that escapes the app becomes the 500 (or 503) envelope. Every response, whoever
+produced it, passes one `send` that adds the RateLimit-*, CORS, security and request-id
+headers, and is then logged and counted (see parley.middleware.stack).
 """
 
 import time
@@ -22,6 +23,8 @@ from parley.core.errors import PayloadTooLarge, RateLimited
 from parley.core.ratelimit import Limiter
 from parley.core.request_context import RequestContext, enter_request, leave_request
 from parley.core.tokens import TokenCodec
+from parley.idempotency.edge import HEADER as IDEMPOTENCY_KEY
+from parley.idempotency.edge import IdempotentRequests
 from parley.middleware.access_log import record
 from parley.middleware.body_limit import BodyTooLarge, declared_length, limited
 from parley.middleware.compression import Gzip
@@ -52,6 +55,7 @@ class RequestHeaders:
         "authorization",
         "content_length",
         "gzip",
+        "idempotency_key",
         "if_none_match",
         "multipart",
         "origin",
@@ -68,6 +72,7 @@ class RequestHeaders:
         self.request_id: bytes | None = None
         self.if_none_match: bytes | None = None
         self.user_agent: bytes | None = None
+        self.idempotency_key: bytes | None = None
         self.multipart = False
         self.preflight = False
         gzip: bool | None = None
@@ -93,6 +98,8 @@ class RequestHeaders:
                 self.preflight = True
             elif name == b"accept-encoding" and gzip is None:
                 gzip = b"gzip" in value
+            elif name == IDEMPOTENCY_KEY and self.idempotency_key is None:
+                self.idempotency_key = value
         self.gzip = bool(gzip)
 
 
@@ -139,8 +146,10 @@ class EdgeMiddleware:
         max_body_bytes: int,
         max_multipart_bytes: int,
         development: bool,
+        idempotency: IdempotentRequests | None = None,
     ) -> None:
         self.app = app
+        self.idempotency = idempotency
         self.forwarded = ForwardedClient(trusted_proxies) if trusted_proxies else None
         self.security = SecurityHeaders(hsts=hsts)
         self.cors = CorsPolicy(cors_origins)
@@ -205,7 +214,18 @@ class EdgeMiddleware:
         if scope["method"] in _CONDITIONAL_METHODS:
             app_send = Conditional(app_send, request.if_none_match).send
         try:
-            await self.app(scope, limited(receive, limit), app_send)
+            if request.idempotency_key is not None and self.idempotency is not None:
+                await self.idempotency(
+                    self.app,
+                    scope,
+                    limited(receive, limit),
+                    app_send,
+                    key=request.idempotency_key,
+                    authorization=request.authorization,
+                    api_key=request.api_key,
+                )
+            else:
+                await self.app(scope, limited(receive, limit), app_send)
         except ClientDisconnect:
             return  # the client left mid-request: nobody is there to answer, and it is no bug
         except Exception as exc:

@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from parley.core.config import Settings
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
+from parley.idempotency.edge import IdempotentRequests
 from parley.middleware.edge import EdgeMiddleware
 from parley.middleware.rate_limit import KeyOwner
 
@@ -27,6 +28,7 @@ def middleware_stack(
     tokens: TokenCodec,
     request_limiter: Limiter,
     key_owner: KeyOwner | None = None,
+    idempotency: IdempotentRequests | None = None,
 ) -> list[Middleware]:
     """Return the application's middleware, outermost first."""
     return [
@@ -41,5 +43,6 @@ def middleware_stack(
             max_body_bytes=settings.max_body_bytes,
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
             development=settings.is_development,
+            idempotency=idempotency,
         )
     ]

@@ -11,6 +11,7 @@ from parley.models.accounts import (
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.event import Event, EventClock, EventTicket
+from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "Event",
     "EventClock",
     "EventTicket",
+    "IdempotencyRecord",
+    "Job",
+    "JobSchedule",
     "LoginSession",
     "Media",
     "Message",

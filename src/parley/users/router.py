@@ -21,9 +21,8 @@ async def get_user_service(db: DbSession, resources: ResourcesDep) -> UserServic
     return UserService(
         UnitOfWork(db),
         settings=resources.settings,
-        media=resources.media,
         cache=resources.access_cache,
-        mailer=resources.mailer,
+        mail_verification=True,
     )
 
 

@@ -9,10 +9,9 @@ from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.errors import Conflict, FieldError, ValidationFailed
-from parley.core.mail import Mailer
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
-from parley.media.storage import MediaStorage
+from parley.media.jobs import remove_files_after_commit
 from parley.models.user import Role, User
 from parley.users.errors import UserNotFound
 from parley.users.repository import UserRepository, email_key, username_key
@@ -34,24 +33,21 @@ class UserService:
         uow: UnitOfWork,
         *,
         settings: Settings,
-        media: MediaStorage | None = None,
         cache: AccessCache | None = None,
-        mailer: Mailer | None = None,
+        mail_verification: bool = False,
         users: UserRepository | None = None,
         login_sessions: LoginSessionRepository | None = None,
         audit: AuditRepository | None = None,
     ) -> None:
         """Repositories default to SQL ones on the unit of work's session; tests pass fakes.
 
-        Without a mailer (the command line), no verification mail goes out."""
+        `mail_verification` mails new and changed addresses a verification link; the command
+        line makes accounts without one."""
         self.uow = uow
         self.audit = audit or AuditRepository(uow.session)
-        self.verification = (
-            EmailVerification(uow, settings=settings, mailer=mailer) if mailer else None
-        )
+        self.verification = EmailVerification(uow, settings=settings) if mail_verification else None
         self.cache = cache
         self.settings = settings
-        self.media = media
         self.users = users or UserRepository(uow.session)
         self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
 
@@ -210,10 +206,7 @@ class UserService:
         await self.users.delete(user)
         self.audit.record("user.deleted", actor_id=actor_id, target_type="user", target_id=user.id)
         self._forget_after_commit(user.id)
-        if self.media is not None:
-            media = self.media
-            for key in keys:
-                self.uow.after_commit(lambda key=key: media.delete(key))  # type: ignore[misc]
+        remove_files_after_commit(self.uow, list(keys))
         await self.uow.commit()
 
     def _forget_after_commit(self, user_id: UUID) -> None:
