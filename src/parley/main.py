@@ -31,6 +31,7 @@ from parley.ops.metrics import track_pool, worker_exiting
 from parley.ops.router import router as ops_router
 from parley.users.bootstrap import ensure_first_admin
 from parley.users.router import router as users_router
+from parley.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 # Set by `parley serve` for its workers: how many processes serve this app.
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(build_chats_router(settings), prefix=API_PREFIX, tags=["chat sessions"])
     app.include_router(media_router, prefix=API_PREFIX, tags=["media"])
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
+    app.include_router(webhooks_router, prefix=API_PREFIX, tags=["webhooks"])
     # HEAD wherever GET: served by the GET route, its body dropped outermost (see api.methods).
     app.user_middleware.append(Middleware(HeadAsGet))
     app.add_middleware(HeadWithoutBody)

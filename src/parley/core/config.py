@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     body_timeout: int = 30
     keepalive_timeout: int = 5
     max_connections: int = Field(default=1000, ge=1)
+    # Webhooks (parley.webhooks): the retry delays after each failed attempt, whether URLs may
+    # reach private addresses (None: only in development), one attempt's timeout in seconds,
+    # and how long finished deliveries stay in the log.
+    webhook_retry_schedule: Annotated[list[int], NoDecode] = [5, 30, 120, 600, 3600, 21600, 86400]
+    webhook_allow_private: bool | None = None
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    webhook_delivery_retention: int = 30 * 86400
+    # Encrypts secrets kept at rest (webhook signing secrets); derived from JWT_SECRET when unset.
+    encryption_key: SecretStr | None = None
 
     @field_validator(
         "jwt_expires_in",
@@ -88,6 +97,7 @@ class Settings(BaseSettings):
         "header_timeout",
         "body_timeout",
         "keepalive_timeout",
+        "webhook_delivery_retention",
         mode="before",
     )
     @classmethod
@@ -104,6 +114,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if isinstance(items, list):
+            return [parse_duration(item) for item in items]
+        return items
 
     @field_validator("log_level")
     @classmethod
@@ -142,6 +160,12 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
+
+    @property
+    def webhooks_may_reach_private_addresses(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.is_development
 
     @property
     def login_rate(self) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
+from parley.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "ChatSession",
@@ -14,4 +15,6 @@ __all__ = [
     "Seller",
     "User",
     "Vendor",
+    "Webhook",
+    "WebhookDelivery",
 ]
