@@ -8,12 +8,21 @@ from uuid import UUID
 
 from parley.catalog.errors import CatalogWriteForbidden, SellerNotFound, VendorNotFound
 from parley.catalog.repository import SellerPosition, SellerRepository, VendorRepository, name_key
-from parley.catalog.schemas import SellerCreate, SellerUpdate, VendorCreate, VendorUpdate
+from parley.catalog.schemas import (
+    SellerCreate,
+    SellerRead,
+    SellerUpdate,
+    VendorCreate,
+    VendorRead,
+    VendorUpdate,
+)
 from parley.chats.errors import ChatSessionNotFound
 from parley.chats.repository import ChatSessionRepository
 from parley.core.clock import utcnow
 from parley.core.errors import ParleyError
 from parley.db.uow import UnitOfWork
+from parley.events import outbox
+from parley.events.types import EventType
 from parley.models.catalog import Seller, Vendor
 from parley.models.user import Role, User
 
@@ -56,6 +65,7 @@ class VendorService(_CatalogService):
                 )
             )
             await self.vendors.flush()
+            self._record(EventType.VENDOR_CREATED, vendor, actor)
             await self.uow.commit()
         return vendor
 
@@ -80,6 +90,7 @@ class VendorService(_CatalogService):
             if data.phone_number is not None:
                 vendor.phone_number = data.phone_number
             await self.vendors.flush()
+            self._record(EventType.VENDOR_UPDATED, vendor, actor)
             await self.uow.commit()
         return vendor
 
@@ -87,9 +98,26 @@ class VendorService(_CatalogService):
         async with self.uow:
             if not await self.vendors.claim_chat_session(chat_session_id, actor.id, now=utcnow()):
                 raise await self._refusal(chat_session_id, actor)
-            if not await self.vendors.delete_for_chat_session(chat_session_id):
+            vendor = await self.vendors.get_for_chat_session(chat_session_id)
+            if vendor is None or not await self.vendors.delete_for_chat_session(chat_session_id):
                 raise VendorNotFound
+            outbox.record(
+                self.uow,
+                EventType.VENDOR_DELETED,
+                session_id=chat_session_id,
+                user_id=actor.id,
+                data=outbox.deleted(vendor.id, chat_session_id),
+            )
             await self.uow.commit()
+
+    def _record(self, type_: EventType, vendor: Vendor, actor: User) -> None:
+        outbox.record(
+            self.uow,
+            type_,
+            session_id=vendor.chat_session_id,
+            user_id=actor.id,
+            data=VendorRead.model_validate(vendor).model_dump_json(),
+        )
 
     async def get(self, vendor_id: UUID, *, viewer: User) -> Vendor:
         async with self.uow:
@@ -132,6 +160,7 @@ class SellerService(_CatalogService):
                 )
             )
             await self.sellers.flush()
+            self._record(EventType.SELLER_CREATED, seller, actor)
             await self.uow.commit()
         return seller
 
@@ -154,6 +183,7 @@ class SellerService(_CatalogService):
             if "name" in changes:
                 seller.name_key = name_key(seller.name)
             await self.sellers.flush()
+            self._record(EventType.SELLER_UPDATED, seller, actor)
             await self.uow.commit()
         return seller
 
@@ -169,6 +199,13 @@ class SellerService(_CatalogService):
                 seller.chat_session_id, actor.id, now=now, seller_delta=-1
             )
             await self.sellers.delete_by_id(seller_id)
+            outbox.record(
+                self.uow,
+                EventType.SELLER_DELETED,
+                session_id=seller.chat_session_id,
+                user_id=actor.id,
+                data=outbox.deleted(seller_id, seller.chat_session_id),
+            )
             await self.uow.commit()
 
     async def list_for_chat_session(
@@ -192,6 +229,15 @@ class SellerService(_CatalogService):
         """List the viewer's sellers across chat sessions, best matches first for `q`."""
         async with self.uow:
             return await self.sellers.search(viewer=viewer, q=q, limit=limit, after=after)
+
+    def _record(self, type_: EventType, seller: Seller, actor: User) -> None:
+        outbox.record(
+            self.uow,
+            type_,
+            session_id=seller.chat_session_id,
+            user_id=actor.id,
+            data=SellerRead.model_validate(seller).model_dump_json(),
+        )
 
     async def _seller_refusal(self, seller_id: UUID, actor: User) -> ParleyError:
         if actor.role == Role.ADMIN and await self.sellers.get_visible(seller_id, actor):

@@ -9,6 +9,8 @@ validation of what the database already constrains.
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
 from parley.chats.repository import ChatRows, ChatSessionRepository
 from parley.chats.schemas import MessageCreate
@@ -26,6 +28,7 @@ from parley.db.engine import Database
 from parley.db.fast import Driver, Row, driver, envelope
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
+from parley.events import outbox
 from parley.media.schemas import MEDIA_PATH
 from parley.models.user import Role, User
 
@@ -105,6 +108,25 @@ class ChatHotPaths:
         """Append a text message; the session's first one names an untitled session."""
         message_id = new_id()
         sender = data.sender.value
+        # The message up to its time: one rendering for the response and the event's data.
+        head = (
+            orjson.dumps(
+                {
+                    "id": str(message_id),
+                    "session_id": str(chat_session_id),
+                    "sender": sender,
+                    "kind": "text",
+                    "content": data.content,
+                    "phone_number": data.phone_number,
+                    "media": None,
+                }
+            )[:-1].decode()
+            + ',"created_at":"'
+        )
+
+        def render(created_at: str | None) -> str:
+            return head if created_at is None else f'{head}{created_at}"}}'
+
         async with self.database.sessions() as db, UnitOfWork(db) as uow:
             await begin_write(db)  # SQLite: this process's writer turn, then BEGIN IMMEDIATE
             conn, dialect = await driver(db)
@@ -117,23 +139,15 @@ class ChatHotPaths:
                 sender=sender,
                 content=data.content,
                 phone_number=data.phone_number,
+                render=render,
             )
-            if posted.created_at is None:
+            if posted.data is None:
                 if posted.owner_id is None:
                     await refuse_write(ChatSessionRepository(db), chat_session_id, author)
                 raise NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
+            uow.after_commit(outbox.ring)
             await uow.commit()
-        message = {
-            "id": str(message_id),
-            "session_id": str(chat_session_id),
-            "sender": sender,
-            "kind": "text",
-            "content": data.content,
-            "phone_number": data.phone_number,
-            "media": None,
-            "created_at": conn.json_time(posted.created_at),
-        }
-        return envelope("Message posted", message)
+        return envelope("Message posted", orjson.Fragment(posted.data))
 
 
 def _session(conn: Driver, row: Row) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from parley.db.fast import Compiled, Driver, Row, compiled
 from parley.db.repository import Repository, lock_row
 from parley.db.search import LIKE_ESCAPE, contains_pattern, dialect_name
+from parley.events.repository import EVENT_LOCK_KEY, EventRows, NewEvent
+from parley.events.types import EventType
 from parley.models.catalog import Vendor
 from parley.models.chat import TITLE_SEARCH, ChatSession, Media, Message
 from parley.models.user import Role, User
@@ -399,8 +401,22 @@ WITH locked AS (
            CAST(:content AS TEXT), CAST(:phone AS VARCHAR), at
     FROM counted
     RETURNING created_at
+), logged AS (
+    -- The event, last: the event writers' lock, then the row (decision 111). Its data is the
+    -- message the hot path rendered, up to the time only this statement knows (_json_time's
+    -- form: microseconds only when there are any).
+    INSERT INTO events (type, created_at, session_id, user_id, data)
+    SELECT 'message.created', CAST(:now AS TIMESTAMPTZ), CAST(:sid AS UUID),
+           CAST(:author AS UUID),
+           CAST(:event_head AS TEXT)
+           || to_char(posted.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN to_char(posted.created_at, 'US') = '000000' THEN ''
+                   ELSE '.' || to_char(posted.created_at, 'US') END
+           || 'Z"}'
+    FROM posted CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:event_lock)) AS turn
+    RETURNING data
 )
-SELECT locked.user_id, posted.created_at FROM locked LEFT JOIN posted ON true
+SELECT locked.user_id, logged.data FROM locked LEFT JOIN logged ON true
 """
 # SQLite: the whole transaction holds the write lock (BEGIN IMMEDIATE in the writer turn), and
 # SET reads the row as it was, so each time is max(now, the previous message's).
@@ -443,9 +459,10 @@ RETURNING created_at
 
 @dataclass(frozen=True, slots=True)
 class PostedText:
-    """A text message's place: the time it got, or the session's owner when it was refused."""
+    """A text message as rendered for its response and its event, or the session's owner
+    when it was refused."""
 
-    created_at: Any  # as the driver reads it; None when refused
+    data: str | None  # the message's JSON; None when refused
     owner_id: Any  # PostgreSQL tells the owner it found; elsewhere None
 
 
@@ -527,8 +544,11 @@ class ChatRows:
         sender: str,
         content: str,
         phone_number: str | None,
+        render: Callable[[str | None], str],
     ) -> PostedText:
-        """Append a text message in as few round trips as the database allows."""
+        """Append a text message and its `message.created` event, in as few round trips as
+        the database allows. `render(time)` writes the message's JSON for its created_at
+        (`render(None)`: all of it up to that time's text, for PostgreSQL to finish)."""
         db = self.db
         params: dict[str, Any] = {
             "id": db.uuid(message_id),
@@ -542,20 +562,35 @@ class ChatRows:
         }
         name = self.dialect.name
         if name == "postgresql":
+            params["event_head"] = render(None)
+            params["event_lock"] = EVENT_LOCK_KEY
             rows = await db.fetch(self._text("chats.post", _POST_POSTGRESQL), params)
-            if not rows:
-                return PostedText(created_at=None, owner_id=None)
-            return PostedText(created_at=rows[0][1], owner_id=rows[0][0])
+            if not rows or rows[0][1] is None:
+                return PostedText(data=None, owner_id=rows[0][0] if rows else None)
+            return PostedText(data=rows[0][1], owner_id=rows[0][0])
         if name == "sqlite":
             claimed = await db.fetch(self._text("chats.claim", _CLAIM_SQLITE), params)
             if not claimed:
-                return PostedText(created_at=None, owner_id=None)
+                return PostedText(data=None, owner_id=None)
             params["seq"], params["at"] = claimed[0]
             await db.fetch(self._text("chats.insert", _INSERT_SQLITE), params)
-            return PostedText(created_at=params["at"], owner_id=None)
-        await db.fetch(self._text("chats.claim", _CLAIM_MYSQL), params)
-        inserted = await db.fetch(self._text("chats.insert", _INSERT_MYSQL), params)
-        return PostedText(created_at=inserted[0][0] if inserted else None, owner_id=None)
+            created_at = params["at"]
+        else:
+            await db.fetch(self._text("chats.claim", _CLAIM_MYSQL), params)
+            inserted = await db.fetch(self._text("chats.insert", _INSERT_MYSQL), params)
+            if not inserted:
+                return PostedText(data=None, owner_id=None)
+            created_at = inserted[0][0]
+        data = render(db.json_time(created_at))
+        event = NewEvent(
+            type=EventType.MESSAGE_CREATED.value,
+            session_id=chat_session_id,
+            user_id=author_id,
+            data=data,
+            created_at=now,
+        )
+        await EventRows(db, self.dialect).append(event)
+        return PostedText(data=data, owner_id=None)
 
     def _text(self, key: str, sql: str) -> Compiled:
         return self._statement((key,), lambda: text(sql))

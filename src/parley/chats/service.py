@@ -20,13 +20,17 @@ from parley.chats.errors import (
 from parley.chats.repository import ChatSessionRepository, MessageRepository
 from parley.chats.schemas import (
     ChatSessionCreate,
+    ChatSessionRead,
     ChatSessionUpdate,
     MediaMessageFields,
     MessageCreate,
+    MessageRead,
 )
 from parley.core.clock import utcnow
 from parley.core.cursors import CursorCodec, InvalidCursor, list_scope
 from parley.db.uow import UnitOfWork
+from parley.events import outbox
+from parley.events.types import EventType
 from parley.media.service import MediaService, StoredFile, Upload
 from parley.models.chat import DEFAULT_TITLE, ChatSession, Media, Message, MessageKind
 from parley.models.user import User
@@ -102,6 +106,13 @@ class ChatService:
                 )
             )
             await self.sessions.flush()
+            outbox.record(
+                self.uow,
+                EventType.SESSION_CREATED,
+                session_id=chat_session.id,
+                user_id=owner.id,
+                data=ChatSessionRead.model_validate(chat_session).model_dump_json(),
+            )
             await self.uow.commit()
         return chat_session
 
@@ -139,6 +150,14 @@ class ChatService:
             ):
                 await self._refuse_write(chat_session_id, actor)
             chat_session = await self.sessions.get_for_read(chat_session_id)
+            if chat_session is not None:
+                outbox.record(
+                    self.uow,
+                    EventType.SESSION_UPDATED,
+                    session_id=chat_session_id,
+                    user_id=actor.id,
+                    data=ChatSessionRead.model_validate(chat_session).model_dump_json(),
+                )
             await self.uow.commit()
         if chat_session is None:
             raise ChatSessionNotFound
@@ -153,6 +172,14 @@ class ChatService:
             keys = await self.sessions.media_keys(chat_session_id)
             await self.sessions.delete_by_id(chat_session_id)
             self.media.delete_after_commit(keys)
+            # One event: its messages, vendor and sellers go with it (decision 113).
+            outbox.record(
+                self.uow,
+                EventType.SESSION_DELETED,
+                session_id=chat_session_id,
+                user_id=actor.id,
+                data=outbox.deleted(chat_session_id, chat_session_id),
+            )
             await self.uow.commit()
 
     async def _refuse_write(self, chat_session_id: UUID, actor: User) -> NoReturn:
@@ -212,6 +239,13 @@ class ChatService:
                 )
             )
             await self.messages.flush()
+            outbox.record(
+                self.uow,
+                EventType.MESSAGE_CREATED,
+                session_id=chat_session_id,
+                user_id=author.id,
+                data=MessageRead.model_validate(message).model_dump_json(),
+            )
             await self.uow.commit()
         return message
 
@@ -267,6 +301,13 @@ class ChatService:
                 raise MessageNotFound  # deleted meanwhile; the rollback restores the count
             await self.sessions.refresh_last_message_at(chat_session_id, now=now)
             self.media.delete_after_commit(keys)
+            outbox.record(
+                self.uow,
+                EventType.MESSAGE_DELETED,
+                session_id=chat_session_id,
+                user_id=actor.id,
+                data=outbox.deleted(message_id, chat_session_id),
+            )
             await self.uow.commit()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 AfterCommit = Callable[[], Awaitable[None] | None]
+BeforeCommit = Callable[[], Awaitable[None]]
 
 log = structlog.get_logger("parley.db")
 
@@ -33,6 +34,7 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._after_commit: list[AfterCommit] = []
+        self._before_commit: list[BeforeCommit] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -63,6 +65,7 @@ class UnitOfWork:
 
     async def _end_read_only(self) -> None:
         self._after_commit.clear()
+        self._before_commit.clear()
         if self.session.in_transaction():
             await self.session.commit()
 
@@ -70,7 +73,15 @@ class UnitOfWork:
         """Run `effect` once the transaction has committed; never if it rolls back."""
         self._after_commit.append(effect)
 
+    def before_commit(self, step: BeforeCommit) -> None:
+        """Run `step` as the transaction's last statements, right before it commits (e.g. the
+        event log's rows, which must be written last: decision 111)."""
+        self._before_commit.append(step)
+
     async def commit(self) -> None:
+        steps, self._before_commit = self._before_commit, []
+        for step in steps:
+            await step()
         await self.session.commit()
         self.session.info.pop(_FLUSHED, None)
         effects, self._after_commit = self._after_commit, []
@@ -87,6 +98,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._after_commit.clear()
+        self._before_commit.clear()
         self.session.info.pop(_FLUSHED, None)
         if self.session.in_transaction():
             await self.session.rollback()

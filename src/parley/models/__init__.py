@@ -2,11 +2,14 @@
 
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
+from parley.models.event import Event, EventClock
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 from parley.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "ChatSession",
+    "Event",
+    "EventClock",
     "LoginSession",
     "Media",
     "Message",

@@ -1,0 +1,1 @@
+"""The event log, its catch-up feed and its live stream."""

@@ -1,0 +1,151 @@
+"""All SQL of the event log: appending in commit order, the feed, the purge."""
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import CursorResult, bindparam, delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.db.fast import Compiled, Driver, compiled
+from parley.models.event import Event
+
+# The PostgreSQL advisory lock that event writers take right before their events (decision 111).
+EVENT_LOCK_KEY = 0x7061726C6579  # "parley"
+
+_events = cast(Any, Event.__table__)
+
+_LOCK_POSTGRESQL = "SELECT pg_advisory_xact_lock(:key)"
+# Creates the one row the first time; every later writer waits here for the one before it.
+_LOCK_MYSQL = (
+    "INSERT INTO event_clock (id, ticks) VALUES (1, 1) ON DUPLICATE KEY UPDATE ticks = ticks + 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str
+    session_id: UUID
+    user_id: UUID
+    data: str  # the rendered resource (JSON)
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    type: str
+    created_at: datetime
+    session_id: UUID
+    data: str
+
+
+def _lock_sql(dialect: str) -> str | None:
+    if dialect == "postgresql":
+        return _LOCK_POSTGRESQL
+    if dialect in {"mysql", "mariadb"}:
+        return _LOCK_MYSQL
+    return None  # SQLite: the transaction already holds the database's one write lock
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        """Write the events as the transaction's last statements, after taking the event
+        writers' turn: ids are then handed out in the order the transactions commit."""
+        lock = _lock_sql(self.session.get_bind().dialect.name)
+        if lock is not None:
+            params = {"key": EVENT_LOCK_KEY} if lock is _LOCK_POSTGRESQL else {}
+            await self.session.execute(text(lock), params)
+        await self.session.execute(
+            insert(Event),
+            [
+                {
+                    "type": e.type,
+                    "created_at": e.created_at,
+                    "session_id": e.session_id,
+                    "user_id": e.user_id,
+                    "data": e.data,
+                }
+                for e in events
+            ],
+        )
+
+    async def page(
+        self,
+        *,
+        user_id: UUID,
+        after: int,
+        limit: int,
+        types: Collection[str] | None = None,
+        session_id: UUID | None = None,
+    ) -> list[StoredEvent]:
+        """Up to `limit` of the user's events after the id `after`, oldest first."""
+        query = (
+            select(Event.id, Event.type, Event.created_at, Event.session_id, Event.data)
+            .where(Event.user_id == user_id, Event.id > after)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        if types:
+            query = query.where(Event.type.in_(sorted(types)))
+        if session_id is not None:
+            query = query.where(Event.session_id == session_id)
+        rows = await self.session.execute(query)
+        return [StoredEvent(*row) for row in rows]
+
+    async def last_id(self, user_id: UUID) -> int:
+        """The user's newest event id, 0 when none."""
+        found = await self.session.scalar(
+            select(Event.id).where(Event.user_id == user_id).order_by(Event.id.desc()).limit(1)
+        )
+        return int(found or 0)
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Delete the events recorded before `cutoff`; how many went."""
+        result = await self.session.execute(delete(Event).where(Event.created_at < cutoff))
+        return cast(CursorResult[Any], result).rowcount
+
+
+class EventRows:
+    """The event log's writes on the lean path (db/fast.py), on one driver connection."""
+
+    def __init__(self, db: Driver, dialect: Any) -> None:
+        self.db = db
+        self.dialect = dialect
+
+    async def append(self, event: NewEvent) -> None:
+        """As EventRepository.append, for one event, in the driver's transaction."""
+        db = self.db
+        lock = _lock_sql(self.dialect.name)
+        if lock is not None:
+            statement = compiled(("events.lock",), self.dialect, lambda: text(lock))
+            await db.fetch(statement, {"key": EVENT_LOCK_KEY})
+        await db.fetch(
+            _insert(self.dialect),
+            {
+                "type": event.type,
+                "created_at": db.time(event.created_at),
+                "session_id": db.uuid(event.session_id),
+                "user_id": db.uuid(event.user_id),
+                "data": event.data,
+            },
+        )
+
+
+def _insert(dialect: Any) -> Compiled:
+    return compiled(
+        ("events.insert",),
+        dialect,
+        lambda: insert(_events).values(
+            type=bindparam("type"),
+            created_at=bindparam("created_at"),
+            session_id=bindparam("session_id"),
+            user_id=bindparam("user_id"),
+            data=bindparam("data"),
+        ),
+    )
