@@ -118,6 +118,8 @@ async def app_factory(
         return application
 
     yield make  # type: ignore[misc]
+    for application, _lifespan in apps:  # background work ends before the tables are emptied
+        await application.state.resources.jobs.stop()
     for application, lifespan in reversed(apps):
         await _clear(application.state.resources.database)
         await lifespan.__aexit__(None, None, None)

@@ -1,4 +1,4 @@
-"""The `parley` command: serve, migrate, create-admin.
+"""The `parley` command: serve, worker, migrate, create-admin.
 
 Every command first says which database it works on, and says so loudly when it is about to
 create one. Errors are one line on standard error, with no traceback and no secret."""
@@ -172,6 +172,46 @@ def _exit_zero_after_drain(_signum: int, _frame: object) -> None:
     # uvicorn re-raises the SIGTERM that stopped it once in-flight requests have finished;
     # a stop that went as planned is a success (exit status 0), not a death by signal.
     raise SystemExit(0)
+
+
+@app.command()
+def worker(
+    metrics_port: Annotated[
+        int, _option("Serve this worker's /metrics on this port (0: none)", min=0)
+    ] = 0,
+) -> None:
+    """Run jobs from QUEUE_URL until SIGTERM; start as many workers as needed."""
+    settings = _settings()
+    configure_logging(settings)
+    with _one_line_errors():
+        if settings.queue_url is None:
+            raise CommandFailed(
+                "QUEUE_URL is not set: without it, jobs run inside `parley serve`.",
+                EXIT_NOT_READY,
+            )
+        missing_file = _announce_database(settings.database_url)
+        if _schema_state(settings.database_url, missing_file=missing_file) != "current":
+            raise CommandFailed(
+                "The database schema is not current: run `parley migrate` (or `parley serve`) "
+                "first.",
+                EXIT_NOT_READY,
+            )
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.host)
+    typer.echo(f"Working on {settings.queue_name} (stop with SIGTERM).", err=True)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from parley.jobs.worker import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_worker(settings, stop=stop)
 
 
 @app.command()

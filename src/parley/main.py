@@ -23,6 +23,7 @@ from parley.core.mail import Mailer, create_mailer
 from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import create_database
+from parley.jobs.service import JobQueue
 from parley.media.router import router as media_router
 from parley.media.storage import LocalMediaStorage
 from parley.middleware.stack import middleware_stack
@@ -43,9 +44,12 @@ def build_resources(
 ) -> Resources:
     secret = settings.signing_key()
     login_count, login_window = settings.login_rate
+    mailer = mailer or create_mailer(settings)
+    media = LocalMediaStorage(settings.media_dir)
+    database = create_database(settings.database_url)
     return Resources(
         settings=settings,
-        database=create_database(settings.database_url),
+        database=database,
         tokens=TokenCodec(secret, settings.jwt_algorithm, settings.jwt_expires_in),
         cursors=CursorCodec(secret),
         login_failures=Limiter(
@@ -55,14 +59,15 @@ def build_resources(
             namespace="login-failures",
             moving=True,
         ),
-        mailer=mailer or create_mailer(settings),
-        media=LocalMediaStorage(settings.media_dir),
+        mailer=mailer,
+        media=media,
         access_cache=AccessCache(
             redis_url=settings.redis_url,
             single_worker=os.environ.get(WORKERS_ENV) == "1"
             if single_worker is None
             else single_worker,
         ),
+        jobs=JobQueue(settings=settings, mailer=mailer, media=media, database=database),
     )
 
 
@@ -87,7 +92,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_first_admin(resources)
         await resources.access_cache.start()
+        await resources.jobs.start()
         yield
+        await resources.jobs.stop()
         await resources.access_cache.stop()
         await resources.database.dispose()
         await requests_limiter.aclose()

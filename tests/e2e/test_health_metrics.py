@@ -41,7 +41,11 @@ async def test_ready_answers_200_when_the_database_answers(client: httpx.AsyncCl
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
-    assert response.json()["data"] == {"database": "ok", "redis": "not_configured"}
+    assert response.json()["data"] == {
+        "database": "ok",
+        "redis": "not_configured",
+        "queue": "embedded",
+    }
 
 
 async def test_ready_is_a_prompt_503_when_redis_is_configured_but_away(

@@ -27,6 +27,7 @@ from tests.e2e.chat_helpers import (
     post_text,
     upload,
 )
+from tests.support.polling import eventually
 
 
 def stored_files(app: FastAPI) -> list[Path]:
@@ -336,7 +337,7 @@ async def test_deleting_a_message_removes_its_file(
     assert len(stored_files(app)) == 1
     response = await client.delete(f"{API}/messages/{message['id']}", headers=alice.headers)
     assert response.status_code == 200, response.text
-    assert stored_files(app) == []
+    await eventually(lambda: stored_files(app) == [], what="the file's removal")
     assert_error(await client.get(message["media"]["url"], headers=alice.headers), 404, "not_found")
 
 
@@ -367,7 +368,7 @@ async def test_deleting_a_session_removes_every_file_of_it(
     assert len(stored_files(app)) == 4
     response = await client.delete(f"{API}/sessions/{session['id']}", headers=alice.headers)
     assert response.status_code == 200, response.text
-    assert len(stored_files(app)) == 1
+    await eventually(lambda: len(stored_files(app)) == 1, what="the files' removal")
     for url in urls:
         assert_error(await client.get(url, headers=alice.headers), 404, "not_found")
     assert (await client.get(kept_media["url"], headers=alice.headers)).content == PNG

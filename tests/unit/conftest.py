@@ -1,8 +1,9 @@
 """Fixtures of the unit tests: services wired to in-memory repositories."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from limits.aio.storage import MemoryStorage
 
@@ -11,6 +12,7 @@ from parley.core.config import Settings
 from parley.core.mail import Mail
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
+from parley.models.jobs import Job
 from parley.users.schemas import UserCreate
 from parley.users.service import UserService
 from tests.unit.fakes import (
@@ -31,10 +33,17 @@ CLIENT = ClientInfo(
 
 @dataclass
 class Outbox:
-    sent: list[Mail] = field(default_factory=list)
+    """The mail the services enqueued in committed transactions."""
 
-    async def send(self, mail: Mail) -> None:
-        self.sent.append(mail)
+    uow: FakeUnitOfWork
+
+    @property
+    def sent(self) -> list[Mail]:
+        return [
+            Mail(**orjson.loads(job.payload))
+            for job in self.uow.session.committed
+            if isinstance(job, Job) and job.name == "mail.send"
+        ]
 
 
 @dataclass
@@ -56,7 +65,6 @@ class World:
             login_failures=Limiter(
                 MemoryStorage(), count=failures, window_seconds=900, namespace="t", moving=True
             ),
-            mailer=self.outbox,
             cache=self.cache,  # type: ignore[arg-type]
             users=self.users,  # type: ignore[arg-type]
             login_sessions=self.login_sessions,  # type: ignore[arg-type]
@@ -75,14 +83,15 @@ class World:
 def world() -> World:
     users = FakeUserRepository()
     login_sessions = FakeLoginSessionRepository(users)
+    uow = FakeUnitOfWork()
     return World(
-        uow=FakeUnitOfWork(),
+        uow=uow,
         users=users,
         login_sessions=login_sessions,
         refresh_tokens=FakeRefreshTokenRepository(login_sessions),
         reset_tokens=FakeResetTokenRepository(users),
         cache=RecordingCache(),
-        outbox=Outbox(),
+        outbox=Outbox(uow),
         settings=Settings(
             _env_file=None, jwt_secret="k" * 64, environment="staging", bcrypt_rounds=4
         ),  # type: ignore[call-arg]

@@ -15,8 +15,19 @@ from parley.users.repository import email_key
 
 
 @dataclass
+class FakeSession:
+    """Holds what a service adds (jobs); committed with the unit of work."""
+
+    pending: list[Any] = field(default_factory=list)
+    committed: list[Any] = field(default_factory=list)
+
+    def add(self, instance: Any) -> None:
+        self.pending.append(instance)
+
+
+@dataclass
 class FakeUnitOfWork:
-    session: Any = None
+    session: FakeSession = field(default_factory=FakeSession)
     commits: int = 0
     _effects: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -25,12 +36,15 @@ class FakeUnitOfWork:
 
     async def __aexit__(self, *_exc: object) -> None:
         self._effects.clear()
+        self.session.pending.clear()
 
     def after_commit(self, effect: Callable[[], Awaitable[None] | None]) -> None:
         self._effects.append(effect)
 
     async def commit(self) -> None:
         self.commits += 1
+        self.session.committed += self.session.pending
+        self.session.pending = []
         effects, self._effects = self._effects, []
         for effect in effects:
             result = effect()

@@ -9,6 +9,7 @@ from parley.core.mail import Mailer
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import Database
+from parley.jobs.service import JobQueue
 from parley.media.storage import MediaStorage
 
 
@@ -22,3 +23,4 @@ class Resources:
     mailer: Mailer
     media: MediaStorage
     access_cache: AccessCache
+    jobs: JobQueue

@@ -45,7 +45,6 @@ async def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthServic
         settings=resources.settings,
         tokens=resources.tokens,
         login_failures=resources.login_failures,
-        mailer=resources.mailer,
         cache=resources.access_cache,
     )
 

@@ -4,11 +4,8 @@ Slow password hashing always happens outside a database transaction, and write t
 begin with their write, so SQLite never has to upgrade a stale read snapshot.
 """
 
-import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from parley.auth.cache import AccessCache
@@ -30,12 +27,13 @@ from parley.core.clock import utcnow as utcnow  # the auth use cases' clock (hot
 from parley.core.config import Settings
 from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
 from parley.core.logging import security_event
-from parley.core.mail import Mail, Mailer
+from parley.core.mail import Mail
 from parley.core.passwords import dummy_hash, hash_password, verify_password
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
 from parley.db.uow import UnitOfWork
+from parley.jobs.mail import send_mail
 from parley.models.user import LoginSession, RefreshToken, User
 from parley.ops.metrics import LOGIN_ATTEMPTS
 from parley.users.repository import UserRepository, email_key
@@ -44,7 +42,6 @@ from parley.users.service import check_new_password
 # Two refreshes of one token this close together are a client racing itself, not theft.
 REFRESH_REUSE_GRACE = timedelta(seconds=10)
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
-_background: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +99,6 @@ class AuthService:
         settings: Settings,
         tokens: TokenCodec,
         login_failures: Limiter,
-        mailer: Mailer,
         cache: AccessCache,
         users: UserRepository | None = None,
         login_sessions: LoginSessionRepository | None = None,
@@ -115,7 +111,6 @@ class AuthService:
         self.settings = settings
         self.tokens = tokens
         self.login_failures = login_failures
-        self.mailer = mailer
         self.users = users or UserRepository(uow.session)
         self.login_sessions = login_sessions or LoginSessionRepository(uow.session)
         self.refresh_tokens = refresh_tokens or RefreshTokenRepository(uow.session)
@@ -255,9 +250,8 @@ class AuthService:
             )
             if address is None:
                 return
-            mail = self._reset_mail(address, token)
-            # Sent in the background so the answer takes as long whether or not the account exists.
-            self.uow.after_commit(lambda: _spawn(self.mailer.send(mail)))
+            # A job: the answer takes as long whether or not the account exists.
+            send_mail(self.uow, self._reset_mail(address, token))
             await self.uow.commit()
 
     def _reset_mail(self, address: str, token: str) -> Mail:
@@ -350,10 +344,3 @@ class AuthService:
 
     def _refresh_expiry(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.refresh_token_expires_in)
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a side effect in the background, keeping a reference until it is done."""
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)

@@ -17,6 +17,7 @@ DATA_DIR = Path("data")
 SECRET_FILE_NAME = "jwt-secret"  # noqa: S105 - a file name
 MIN_SECRET_LENGTH = 32
 KNOWN_WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "jwt-secret"}
+QUEUE_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "nats://")
 
 
 class Environment(StrEnum):
@@ -89,6 +90,12 @@ class Settings(BaseSettings):
     webhook_delivery_retention: int = 30 * 86400
     # Encrypts secrets kept at rest (webhook signing secrets); derived from JWT_SECRET when unset.
     encryption_key: SecretStr | None = None
+    # Background work (parley.jobs): no QUEUE_URL runs jobs inside `parley serve`.
+    queue_url: str | None = None
+    queue_name: str = "parley-jobs"
+    job_lease: int = 60
+    purge_interval: int = 3600
+    idempotency_ttl: int = 24 * 3600
 
     @field_validator(
         "jwt_expires_in",
@@ -98,6 +105,9 @@ class Settings(BaseSettings):
         "body_timeout",
         "keepalive_timeout",
         "webhook_delivery_retention",
+        "job_lease",
+        "purge_interval",
+        "idempotency_ttl",
         mode="before",
     )
     @classmethod
@@ -130,6 +140,15 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(QUEUE_SCHEMES):
+            raise ValueError(
+                "QUEUE_URL must start with redis://, rediss://, amqp://, amqps:// or nats://"
+            )
+        return value or None
 
     @field_validator("public_base_url")
     @classmethod

@@ -68,6 +68,16 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     return Database(engine, sessions)
 
 
+def create_sibling(database: Database, *, pool_size: int) -> Database:
+    """A second pool on the same database (for background work), sharing SQLite's writer turn
+    with the first, so the two never race for the file's write lock."""
+    sibling = create_database(database.engine.url.render_as_string(False), pool_size=pool_size)
+    writer = database.sessions.kw.get("writer")
+    if writer is not None:
+        sibling.sessions.configure(writer=writer)
+    return sibling
+
+
 def _prepare_sqlite_path(database: str | None) -> None:
     if database and database != ":memory:" and not database.startswith("file:"):
         from pathlib import Path

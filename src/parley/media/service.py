@@ -12,6 +12,7 @@ from parley.core.errors import FieldError
 from parley.db.uow import UnitOfWork
 from parley.media.detect import SNIFF_BYTES, DetectedType, detect
 from parley.media.errors import EmptyFile, FileTooLarge, MediaNotFound, UnsupportedFileType
+from parley.media.jobs import remove_files_after_commit
 from parley.media.repository import MediaRepository
 from parley.media.storage import MediaStorage
 from parley.models.chat import Media, MessageKind
@@ -104,14 +105,8 @@ class MediaService:
         await self.storage.delete(stored.key)
 
     def delete_after_commit(self, keys: Iterable[str]) -> None:
-        """Remove these files once the transaction deleting their rows has committed."""
-        storage = self.storage
-        for key in keys:
-
-            async def remove(key: str = key) -> None:
-                await storage.delete(key)
-
-            self.uow.after_commit(remove)
+        """Remove these files through a job written in the transaction deleting their rows."""
+        remove_files_after_commit(self.uow, list(keys))
 
     async def open_for_download(
         self, media_id: UUID, *, viewer: User

@@ -3,6 +3,7 @@
 from parley.models.catalog import Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.event import Event, EventClock
+from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 from parley.models.webhook import Webhook, WebhookDelivery
 
@@ -10,6 +11,9 @@ __all__ = [
     "ChatSession",
     "Event",
     "EventClock",
+    "IdempotencyRecord",
+    "Job",
+    "JobSchedule",
     "LoginSession",
     "Media",
     "Message",

@@ -51,6 +51,17 @@ RATE_LIMITED = Counter(
     "Requests refused with 429, by limiter (request, login).",
     ["limiter"],
 )
+JOBS = Counter(
+    "parley_jobs_total",
+    "Jobs run, by job name and outcome: succeeded, retried (will run again), failed (gave up).",
+    ["job", "outcome"],
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "parley_job_queue_depth",
+    "Jobs in the outbox by state (queued, sent, running, failed), read at each scrape.",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
 
 
 def render_latest() -> bytes:

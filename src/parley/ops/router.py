@@ -1,7 +1,9 @@
 """Operations endpoints outside /api/v1: liveness, readiness and Prometheus metrics."""
 
+import asyncio
 from typing import Literal
 
+import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -27,6 +29,8 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     database: Literal["ok"]
     redis: Literal["ok", "not_configured"]
+    # "embedded": jobs run inside `parley serve`, in the database; "ok": QUEUE_URL answers.
+    queue: Literal["ok", "embedded"]
 
 
 @router.get("/health/live")
@@ -44,6 +48,8 @@ async def ready(resources: ResourcesDep) -> Envelope[Readiness]:
     redis_url = resources.settings.redis_url
     if redis_url and not await health.redis_ready(redis_url):
         down.append("redis")
+    if not await resources.jobs.ready():
+        down.append("queue")
     if down:
         log.warning("not_ready", unavailable=down)
         raise Unavailable(
@@ -51,7 +57,11 @@ async def ready(resources: ResourcesDep) -> Envelope[Readiness]:
         )
     return Envelope(
         message="Ready",
-        data=Readiness(database="ok", redis="ok" if redis_url else "not_configured"),
+        data=Readiness(
+            database="ok",
+            redis="ok" if redis_url else "not_configured",
+            queue="embedded" if resources.jobs.embedded else "ok",
+        ),
     )
 
 
@@ -60,7 +70,13 @@ async def ready(resources: ResourcesDep) -> Envelope[Readiness]:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics() -> Response:
+async def metrics(resources: ResourcesDep) -> Response:
     """Expose the service's metrics in the Prometheus text format."""
-    # A plain function: FastAPI runs it in a thread, as reading the multiprocess files blocks.
-    return Response(render_latest(), media_type=CONTENT_TYPE)
+    try:
+        async with asyncio.timeout(health.CHECK_TIMEOUT_S):
+            await resources.jobs.depth()  # the queue depth, read now
+    except Exception:  # the other metrics still answer while the database does not
+        log.warning("queue_depth_unavailable")
+    # Reading the multiprocess files blocks: in a thread.
+    body = await anyio.to_thread.run_sync(render_latest)
+    return Response(body, media_type=CONTENT_TYPE)

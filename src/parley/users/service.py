@@ -9,6 +9,7 @@ from parley.core.config import Settings
 from parley.core.errors import Conflict, FieldError, ValidationFailed
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
+from parley.media.jobs import remove_files_after_commit
 from parley.media.storage import MediaStorage
 from parley.models.user import Role, User
 from parley.users.errors import UserNotFound
@@ -172,10 +173,7 @@ class UserService:
         keys = await self.users.media_keys_of(user.id)
         await self.users.delete(user)
         self._forget_after_commit(user.id)
-        if self.media is not None:
-            media = self.media
-            for key in keys:
-                self.uow.after_commit(lambda key=key: media.delete(key))  # type: ignore[misc]
+        remove_files_after_commit(self.uow, list(keys))
         await self.uow.commit()
 
     def _forget_after_commit(self, user_id: UUID) -> None:

@@ -1,0 +1,168 @@
+"""All SQL on the job outbox and the periodic schedule."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.db.session import begin_write
+from parley.models.jobs import Job, JobSchedule
+
+QUEUED, SENT, RUNNING, FAILED = "queued", "sent", "running", "failed"
+MAX_ERROR = 500
+
+
+def _claimable(now: datetime) -> object:
+    """Due and waiting, or held by a claim whose lease ran out (its holder died)."""
+    return or_(
+        and_(Job.state == QUEUED, Job.run_at <= now),
+        and_(Job.state.in_((SENT, RUNNING)), Job.lease_until <= now),
+    )
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, job: Job) -> None:
+        self.session.add(job)
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, state: str, lease_until: datetime, token: str
+    ) -> list[Job]:
+        """Claim up to `limit` claimable jobs for this process: one holder at a time.
+
+        PostgreSQL and MariaDB skip rows another claimer has locked; SQLite's claimer holds the
+        database's single write lock (BEGIN IMMEDIATE) for the whole claim.
+        """
+        await begin_write(self.session)
+        ids = (
+            await self.session.scalars(
+                select(Job.id)
+                .where(_claimable(now))  # type: ignore[arg-type]
+                .order_by(Job.run_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not ids:
+            return []
+        values: dict[str, object] = {"state": state, "lease_until": lease_until, "claim": token}
+        if state == RUNNING:
+            values["attempts"] = Job.attempts + 1
+        await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return list((await self.session.scalars(select(Job).where(Job.claim == token))).all())
+
+    async def any_claimable(self, *, now: datetime) -> bool:
+        """Tell, with a plain read, whether a claim would find anything (idle polls stay reads)."""
+        found = await self.session.scalar(
+            select(Job.id).where(_claimable(now)).limit(1)  # type: ignore[arg-type]
+        )
+        return found is not None
+
+    async def claim_sent(
+        self, job_id: UUID, *, now: datetime, lease_until: datetime, token: str
+    ) -> Job | None:
+        """Claim a job a broker delivered, unless it already ran or runs elsewhere right now."""
+        result = await self.session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                or_(Job.state == SENT, and_(Job.state == RUNNING, Job.lease_until <= now)),
+            )
+            .values(state=RUNNING, lease_until=lease_until, claim=token, attempts=Job.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if _count(result) == 0:
+            return None
+        return await self.session.scalar(select(Job).where(Job.claim == token))
+
+    async def renew(self, job_id: UUID, *, token: str, lease_until: datetime) -> bool:
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.claim == token)
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return _count(result) == 1
+
+    async def finish(self, job_id: UUID, *, token: str) -> None:
+        await self.session.execute(
+            delete(Job)
+            .where(Job.id == job_id, Job.claim == token)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def requeue(
+        self, job_ids: Sequence[UUID], *, token: str, run_at: datetime, error: str | None
+    ) -> None:
+        """Put claimed jobs back to wait until `run_at` (a retry, or a relay that failed)."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.claim == token)
+            .values(
+                state=QUEUED,
+                run_at=run_at,
+                lease_until=None,
+                claim=None,
+                last_error=error[:MAX_ERROR] if error else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def give_up(self, job_id: UUID, *, token: str, error: str) -> None:
+        await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.claim == token)
+            .values(state=FAILED, lease_until=None, claim=None, last_error=error[:MAX_ERROR])
+            .execution_options(synchronize_session=False)
+        )
+
+    async def purge_failed(self, *, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(Job)
+            .where(Job.state == FAILED, Job.created_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return _count(result)
+
+    async def depth(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        rows = await self.session.execute(select(Job.state, func.count()).group_by(Job.state))
+        return {row[0]: row[1] for row in rows}
+
+    async def schedule_once(self, name: str, *, first_run_at: datetime) -> None:
+        """Create the schedule row of a periodic job unless another process already has."""
+        await begin_write(self.session)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(JobSchedule(name=name, next_run_at=first_run_at))
+        except IntegrityError:
+            pass
+
+    async def advance_schedule(self, name: str, *, now: datetime, next_run_at: datetime) -> bool:
+        """Move a due schedule forward; True for the one process whose update did it."""
+        result = await self.session.execute(
+            update(JobSchedule)
+            .where(JobSchedule.name == name, JobSchedule.next_run_at <= now)
+            .values(next_run_at=next_run_at)
+            .execution_options(synchronize_session=False)
+        )
+        return _count(result) == 1
+
+    async def schedules(self) -> dict[str, datetime]:
+        rows = await self.session.execute(select(JobSchedule.name, JobSchedule.next_run_at))
+        return {row[0]: row[1] for row in rows}
+
+
+def _count(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

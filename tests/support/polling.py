@@ -1,0 +1,21 @@
+"""Wait for what background work brings about, with a generous deadline and no fixed sleep."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], *, within: float = 30, what: str = "condition"
+) -> None:
+    """Return once `check()` holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {within} s")
+        await asyncio.sleep(0.05)
