@@ -32,6 +32,7 @@ from parley.ops.metrics import track_pool, worker_exiting
 from parley.ops.router import router as ops_router
 from parley.users.bootstrap import ensure_first_admin
 from parley.users.router import router as users_router
+from parley.webhooks.dispatch import Dispatcher
 from parley.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -87,13 +88,16 @@ def create_app(
     resources = build_resources(settings, mailer=mailer, single_worker=single_worker)
     requests_limiter = request_limiter(settings)
     track_pool(resources.database.engine)
+    webhook_dispatcher = Dispatcher(resources.database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_first_admin(resources)
         await resources.access_cache.start()
         await resources.jobs.start()
+        webhook_dispatcher.start()
         yield
+        await webhook_dispatcher.stop()
         await resources.jobs.stop()
         await resources.access_cache.stop()
         await resources.database.dispose()

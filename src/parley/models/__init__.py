@@ -5,7 +5,7 @@ from parley.models.chat import ChatSession, Media, Message
 from parley.models.event import Event, EventClock
 from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
-from parley.models.webhook import Webhook, WebhookDelivery
+from parley.models.webhook import Webhook, WebhookDelivery, WebhookDispatchPosition
 
 __all__ = [
     "ChatSession",
@@ -24,4 +24,5 @@ __all__ = [
     "Vendor",
     "Webhook",
     "WebhookDelivery",
+    "WebhookDispatchPosition",
 ]

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,3 +67,13 @@ class WebhookDelivery(IdMixin, Base):
     in_flight_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     delivered_at: Mapped[datetime | None]
+
+
+class WebhookDispatchPosition(Base):
+    """How far the dispatcher has turned the event log into deliveries: one row, id 1."""
+
+    __tablename__ = "webhook_dispatch_position"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The last event id dispatched: every event up to it has its deliveries.
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,26 +1,29 @@
-"""All SQL of the webhooks domain: webhooks, their deliveries, and the purge of old ones."""
+"""All SQL of the webhooks domain: webhooks, their deliveries and their purge, and the
+dispatcher's reading of the event log."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.clock import utcnow
-from parley.core.errors import ParleyError
-from parley.db.repository import Repository, lock_row, violates
+from parley.db.repository import Repository, lock_row
 from parley.db.session import begin_write
+from parley.models.event import Event
 from parley.models.user import User
-from parley.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
+from parley.models.webhook import (
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookDispatchPosition,
+)
 
 FINISHED = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
-
-
-class DuplicateDelivery(Exception):
-    """The event already has a delivery for this webhook."""
 
 
 class WebhookRepository(Repository[Webhook]):
@@ -86,6 +89,10 @@ class WebhookRepository(Repository[Webhook]):
     async def _rowcount(self, statement: Any) -> int:
         return await _rowcount(self.session, statement)
 
+    async def any_active(self) -> bool:
+        query = select(Webhook.id).where(Webhook.is_active.is_(True)).limit(1)
+        return (await self.session.scalar(query)) is not None
+
     async def active_for_users(self, user_ids: Sequence[UUID]) -> list[Webhook]:
         query = select(Webhook).where(Webhook.user_id.in_(user_ids), Webhook.is_active.is_(True))
         return list((await self.session.execute(query)).scalars())
@@ -94,25 +101,16 @@ class WebhookRepository(Repository[Webhook]):
 class DeliveryRepository(Repository[WebhookDelivery]):
     model = WebhookDelivery
 
-    def integrity_error(self, exc: IntegrityError) -> ParleyError | IntegrityError:
-        return exc
-
-    async def add_new(self, delivery: WebhookDelivery) -> bool:
-        """Insert a delivery unless its (webhook, event) pair has one; tell whether it did."""
-        async with self.session.begin_nested():
-            self.session.add(delivery)
-            try:
-                await self.session.flush()
-            except IntegrityError as exc:
-                if violates(
-                    exc,
-                    "uq_webhook_deliveries_webhook_id_event_id",
-                    "webhook_deliveries.webhook_id",
-                    "webhook_deliveries.event_id",
-                ):
-                    raise DuplicateDelivery from exc
-                raise
-        return True
+    async def existing_pairs(
+        self, webhook_ids: Sequence[UUID], event_ids: Sequence[str]
+    ) -> set[tuple[UUID, str]]:
+        """The (webhook, event) pairs among these that already have a delivery."""
+        if not webhook_ids or not event_ids:
+            return set()
+        query = select(WebhookDelivery.webhook_id, WebhookDelivery.event_id).where(
+            WebhookDelivery.webhook_id.in_(webhook_ids), WebhookDelivery.event_id.in_(event_ids)
+        )
+        return {(row[0], row[1]) for row in await self.session.execute(query)}
 
     async def get_locked(self, delivery_id: UUID) -> WebhookDelivery | None:
         await begin_write(self.session)
@@ -165,3 +163,75 @@ async def _rowcount(session: AsyncSession, statement: Any) -> int:
         await session.execute(statement, execution_options={"synchronize_session": False}),
     )
     return result.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchedEvent:
+    id: int
+    type: str
+    created_at: datetime
+    session_id: UUID
+    user_id: UUID
+    data: str
+
+
+class DispatchRepository:
+    """The dispatcher's position in the event log, and the events after it."""
+
+    POSITION_ID = 1
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def position(self) -> int:
+        found = await self.session.scalar(
+            select(WebhookDispatchPosition.last_event_id).where(
+                WebhookDispatchPosition.id == self.POSITION_ID
+            )
+        )
+        return int(found or 0)
+
+    async def newest_event_id(self) -> int:
+        return int(await self.session.scalar(select(func.max(Event.id))) or 0)
+
+    async def lock_position(self) -> int:
+        """Hold the position row for this transaction (made on first use); return it."""
+        await begin_write(self.session)
+        query = (
+            select(WebhookDispatchPosition.last_event_id)
+            .where(WebhookDispatchPosition.id == self.POSITION_ID)
+            .with_for_update()
+        )
+        found = await self.session.scalar(query)
+        if found is not None:
+            return int(found)
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    insert(WebhookDispatchPosition).values(id=self.POSITION_ID, last_event_id=0)
+                )
+        except IntegrityError:
+            pass  # another dispatcher made it first; its lock is waited for below
+        return int(await self.session.scalar(query) or 0)
+
+    async def move_position(self, last_event_id: int) -> None:
+        await self.session.execute(
+            update(WebhookDispatchPosition)
+            .where(WebhookDispatchPosition.id == self.POSITION_ID)
+            .values(last_event_id=last_event_id)
+        )
+
+    async def events_for_webhooks(
+        self, *, after: int, upto: int, limit: int
+    ) -> list[DispatchedEvent]:
+        """Events in (after, upto] of users that have an active webhook, oldest first."""
+        owners = select(Webhook.user_id).where(Webhook.is_active.is_(True))
+        query = (
+            select(
+                Event.id, Event.type, Event.created_at, Event.session_id, Event.user_id, Event.data
+            )
+            .where(Event.id > after, Event.id <= upto, Event.user_id.in_(owners))
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        return [DispatchedEvent(*row) for row in await self.session.execute(query)]

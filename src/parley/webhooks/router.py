@@ -1,8 +1,9 @@
 """HTTP routes of webhooks: registration, secrets, the delivery log, retries and test pings."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from parley.api.deps import CurrentUser, PageDep, ResourcesDep
 from parley.api.openapi import created_links, errors
@@ -10,6 +11,8 @@ from parley.core.cursors import list_scope
 from parley.core.schemas import Envelope, Page
 from parley.webhooks.dependencies import WebhookServiceDep
 from parley.webhooks.schemas import (
+    DeliveryRead,
+    DeliveryStatusName,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
@@ -31,6 +34,7 @@ _WEBHOOK = {"webhook_id": "$response.body#/data/id"}
             GetWebhook=("get", "/webhooks/{webhook_id}", _WEBHOOK),
             UpdateWebhook=("patch", "/webhooks/{webhook_id}", _WEBHOOK),
             DeleteWebhook=("delete", "/webhooks/{webhook_id}", _WEBHOOK),
+            ListWebhookDeliveries=("get", "/webhooks/{webhook_id}/deliveries", _WEBHOOK),
         ),
     },
 )
@@ -102,3 +106,57 @@ async def rotate_webhook_secret(
     previous secret for 24 hours."""
     secret = await service.rotate_secret(webhook_id, actor=user)
     return Envelope(message="Webhook secret rotated", data=WebhookSecret(secret=secret))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(409),
+)
+async def test_webhook(
+    webhook_id: UUID, user: CurrentUser, service: WebhookServiceDep
+) -> Envelope[DeliveryRead]:
+    """Send a `webhook.test` event to this webhook alone; the answer is its delivery, to follow
+    in the delivery log. 409 when the webhook is disabled."""
+    delivery = await service.send_test(webhook_id, actor=user)
+    return Envelope(message="Test event queued", data=DeliveryRead.model_validate(delivery))
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", responses=errors(400))
+async def list_webhook_deliveries(
+    webhook_id: UUID,
+    user: CurrentUser,
+    page: PageDep,
+    resources: ResourcesDep,
+    service: WebhookServiceDep,
+    delivery_status: Annotated[
+        DeliveryStatusName | None, Query(alias="status", description="Only deliveries in it")
+    ] = None,
+) -> Envelope[Page[DeliveryRead]]:
+    """List a webhook's deliveries, newest first."""
+    scope = list_scope("webhook-deliveries", webhook_id, delivery_status)
+    after = resources.cursors.decode_id(page.cursor, scope=scope)
+    rows = await service.list_deliveries(
+        webhook_id, viewer=user, status=delivery_status, limit=page.limit + 1, after=after
+    )
+    next_cursor = (
+        resources.cursors.encode_id(rows[page.limit - 1].id, scope=scope)
+        if len(rows) > page.limit
+        else None
+    )
+    items = [DeliveryRead.model_validate(row) for row in rows[: page.limit]]
+    return Envelope(message="Deliveries", data=Page(items=items, next_cursor=next_cursor))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(409),
+)
+async def retry_webhook_delivery(
+    webhook_id: UUID, delivery_id: UUID, user: CurrentUser, service: WebhookServiceDep
+) -> Envelope[DeliveryRead]:
+    """Attempt a delivery again now, whatever its status; if that attempt fails, its retries
+    continue while the schedule has any left. 409 when the webhook is disabled."""
+    delivery = await service.retry(webhook_id, delivery_id, actor=user)
+    return Envelope(message="Delivery queued", data=DeliveryRead.model_validate(delivery))

@@ -8,20 +8,25 @@ may read every user's webhooks and deliveries (decision 150).
 from datetime import timedelta
 from uuid import UUID
 
+import orjson
+
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.ids import new_id
 from parley.db.uow import UnitOfWork
 from parley.models.user import Role, User
-from parley.models.webhook import Webhook
+from parley.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
+from parley.webhooks import scheduling
 from parley.webhooks.errors import (
+    DeliveryNotFound,
     TooManyWebhooks,
     UrlRefused,
+    WebhookInactive,
     WebhookNotFound,
 )
 from parley.webhooks.network import AddressRefused, checked_addresses
 from parley.webhooks.repository import DeliveryRepository, WebhookRepository
-from parley.webhooks.schemas import WebhookCreate, WebhookUpdate
+from parley.webhooks.schemas import TEST_EVENT, WebhookCreate, WebhookUpdate
 from parley.webhooks.secrets import SecretBox, new_secret
 
 MAX_WEBHOOKS_PER_USER = 20
@@ -133,6 +138,76 @@ class WebhookService:
             await self.webhooks.flush()
             await self.uow.commit()
         return secret
+
+    async def send_test(self, webhook_id: UUID, *, actor: User) -> WebhookDelivery:
+        """Queue a `webhook.test` event for this webhook alone."""
+        async with self.uow:
+            webhook = await self._owned(webhook_id, actor, lock=True)
+            if not webhook.is_active:
+                raise WebhookInactive
+            now = utcnow()
+            event_id = TEST_EVENT_PREFIX + new_id().hex
+            body = orjson.dumps(
+                {
+                    "id": event_id,
+                    "type": TEST_EVENT,
+                    "created_at": now.isoformat().replace("+00:00", "Z"),
+                    "session_id": None,
+                    "data": {"webhook_id": str(webhook.id)},
+                }
+            ).decode()
+            delivery = WebhookDelivery(
+                id=new_id(),
+                webhook_id=webhook.id,
+                event_id=event_id,
+                event_type=TEST_EVENT,
+                payload=body,
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            self.deliveries.add(delivery)
+            await self.deliveries.flush()
+            scheduling.schedule_attempt(self.uow, delivery.id, attempt=1, delay=None)
+            await self.uow.commit()
+        return delivery
+
+    async def list_deliveries(
+        self,
+        webhook_id: UUID,
+        *,
+        viewer: User,
+        status: str | None,
+        limit: int,
+        after: UUID | None,
+    ) -> list[WebhookDelivery]:
+        """A webhook's deliveries, newest first."""
+        async with self.uow:
+            await self._visible(webhook_id, viewer)
+            return await self.deliveries.list_for_webhook(
+                webhook_id, status=status, limit=limit, after=after
+            )
+
+    async def retry(self, webhook_id: UUID, delivery_id: UUID, *, actor: User) -> WebhookDelivery:
+        """Attempt a delivery again now, whatever its status."""
+        async with self.uow:
+            delivery = await self.deliveries.get_locked(delivery_id)  # the write begins here
+            webhook = await self._owned(webhook_id, actor, lock=False)
+            if delivery is None or delivery.webhook_id != webhook.id:
+                raise DeliveryNotFound
+            if not webhook.is_active:
+                raise WebhookInactive
+            now = utcnow()
+            if delivery.attempts > 0:
+                delivery.status = DeliveryStatus.RETRYING.value
+            delivery.next_attempt_at = now
+            await self.deliveries.flush()
+            scheduling.schedule_attempt(
+                self.uow, delivery.id, attempt=delivery.attempts + 1, delay=None
+            )
+            await self.uow.commit()
+        return delivery
 
     async def _visible(self, webhook_id: UUID, viewer: User) -> Webhook:
         if viewer.role == Role.ADMIN:

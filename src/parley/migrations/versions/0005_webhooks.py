@@ -1,7 +1,8 @@
-"""Webhooks and their delivery log.
+"""Webhooks, their delivery log, and how far the dispatcher has read the event log.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003, 0004 (written on 0002; on this branch it joins the event log's and the
+jobs' revisions, which both follow 0002)
 """
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from sqlalchemy.dialects import mysql
 from parley.db.types import UTCDateTime
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | tuple[str, ...] | None = ("0003", "0004")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -78,7 +79,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_webhook_deliveries_created_at"), "webhook_deliveries", ["created_at"])
 
+    op.create_table(
+        "webhook_dispatch_position",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("last_event_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_dispatch_position")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("webhook_dispatch_position")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhooks")
