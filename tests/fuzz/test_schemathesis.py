@@ -38,9 +38,11 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 # assigns a 422, and a file whose bytes are of no accepted type a 415.
 UNISSUED_CURSOR = (
     r"^GET /api/v1/(auth/sessions|sessions|sessions/\{[^}]+\}/(messages|sellers)"
-    r"|vendors|sellers|users)$",
+    r"|vendors|sellers|users|webhooks|webhooks/\{[^}]+\}/deliveries)$",
     ["400"],
 )
+# A webhook URL whose host does not resolve, or resolves to a private address, is a 422.
+UNREACHABLE_URL = (r"^(POST|PATCH) /api/v1/webhooks(/\{[^}]+\})?$", ["422"])
 UNASSIGNED_PHONE_NUMBER = (
     r"^(POST|PATCH) /api/v1/(auth/register|users/me|users/\{[^}]+\}|sessions/\{[^}]+\}/vendor)$",
     ["422"],
@@ -124,7 +126,12 @@ def _config(bearer: dict[str, str]) -> SchemathesisConfig:
             },
             "operations": [
                 {"include-name-regex": name, "checks": accepting(*statuses)}
-                for name, statuses in (UNISSUED_CURSOR, UNASSIGNED_PHONE_NUMBER, UNACCEPTED_FILE)
+                for name, statuses in (
+                    UNISSUED_CURSOR,
+                    UNASSIGNED_PHONE_NUMBER,
+                    UNACCEPTED_FILE,
+                    UNREACHABLE_URL,
+                )
             ],
         }
     )

@@ -175,6 +175,6 @@ class Dispatcher:
                 return
             try:
                 await dispatch_events(self._database)
-            except Exception:  # the database may be away; the next ring or the job retries
-                log.warning("webhook_dispatch_failed", exc_info=True)
+            except Exception as exc:  # the database may be away; the next ring or job retries
+                log.warning("webhook_dispatch_failed", error=type(exc).__name__)
                 await asyncio.sleep(1.0)
