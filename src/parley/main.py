@@ -44,6 +44,8 @@ from parley.ops.metrics import track_pool, worker_exiting
 from parley.ops.router import router as ops_router
 from parley.users.bootstrap import ensure_first_admin
 from parley.users.router import router as users_router
+from parley.webhooks.dispatch import Dispatcher
+from parley.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 # Set by `parley serve` for its workers: how many processes serve this app.
@@ -96,6 +98,7 @@ def create_app(
     resources = build_resources(settings, mailer=mailer, single_worker=single_worker)
     requests_limiter = request_limiter(settings)
     track_pool(resources.database.engine)
+    webhook_dispatcher = Dispatcher(resources.database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +107,9 @@ def create_app(
         await resources.doorbell.start()
         outbox.listen(resources.database.engine, resources.doorbell.ring)
         await resources.jobs.start()
+        webhook_dispatcher.start()
         yield
+        await webhook_dispatcher.stop()
         await resources.jobs.stop()
         outbox.unlisten(resources.database.engine, resources.doorbell.ring)
         await resources.doorbell.stop()
@@ -151,6 +156,7 @@ def create_app(
     app.include_router(catalog_router, prefix=API_PREFIX, tags=["catalog"])
     app.include_router(events_router, prefix=API_PREFIX, tags=["events"])
     app.include_router(console_router)
+    app.include_router(webhooks_router, prefix=API_PREFIX, tags=["webhooks"])
     # HEAD wherever GET: served by the GET route, its body dropped outermost (see api.methods).
     app.user_middleware.append(Middleware(HeadAsGet))
     app.add_middleware(HeadWithoutBody)

@@ -40,7 +40,8 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 # assigns a 422, and a file whose bytes are of no accepted type a 415.
 UNISSUED_CURSOR = (
     r"^GET /api/v1/(auth/sessions|sessions|sessions/\{[^}]+\}/(messages|sellers)"
-    r"|vendors|sellers|users|api-keys|users/me/audit|audit|events)$",
+    r"|vendors|sellers|users|api-keys|users/me/audit|audit|events|webhooks"
+    r"|webhooks/\{[^}]+\}/deliveries)$",
     ["400"],
 )
 # A token the server did not mail is 400, as a used or expired one; a confirmation password
@@ -50,6 +51,8 @@ WRONG_PASSWORD = (
     r"^(POST /api/v1/auth/mfa/(totp/setup|recovery-codes)|DELETE /api/v1/auth/mfa)$",
     ["422"],
 )
+# A webhook URL whose host does not resolve, or resolves to a private address, is a 422.
+UNREACHABLE_URL = (r"^(POST|PATCH) /api/v1/webhooks(/\{[^}]+\})?$", ["422"])
 UNASSIGNED_PHONE_NUMBER = (
     r"^(POST|PATCH) /api/v1/(auth/register|users/me|users/\{[^}]+\}|sessions/\{[^}]+\}/vendor)$",
     ["422"],
@@ -149,6 +152,7 @@ def _config(bearer: dict[str, str]) -> SchemathesisConfig:
                     UNACCEPTED_FILE,
                     UNISSUED_TOKEN,
                     WRONG_PASSWORD,
+                    UNREACHABLE_URL,
                 )
             ],
         }

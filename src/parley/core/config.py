@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     # The event log and its stream (parley.events).
     event_retention: int = Field(default=7 * 86400, ge=1)
     event_stream_heartbeat: int = Field(default=15, ge=1)
+    # Webhooks (parley.webhooks): the retry delays after each failed attempt, whether URLs may
+    # reach private addresses (None: only in development), one attempt's timeout in seconds,
+    # and how long finished deliveries stay in the log.
+    webhook_retry_schedule: Annotated[list[int], NoDecode] = [5, 30, 120, 600, 3600, 21600, 86400]
+    webhook_allow_private: bool | None = None
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    webhook_delivery_retention: int = 30 * 86400
     # Background work (parley.jobs): no QUEUE_URL runs jobs inside `parley serve`.
     queue_url: str | None = None
     queue_name: str = "parley-jobs"
@@ -105,6 +112,7 @@ class Settings(BaseSettings):
         "audit_retention",
         "event_retention",
         "event_stream_heartbeat",
+        "webhook_delivery_retention",
         "job_lease",
         "purge_interval",
         "idempotency_ttl",
@@ -124,6 +132,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if isinstance(items, list):
+            return [parse_duration(item) for item in items]
+        return items
 
     @field_validator("log_level")
     @classmethod
@@ -178,6 +194,12 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
+
+    @property
+    def webhooks_may_reach_private_addresses(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.is_development
 
     @property
     def login_rate(self) -> tuple[int, int]:

@@ -18,6 +18,7 @@ JOB_MODULES = (
     "parley.auth.jobs",
     "parley.media.jobs",
     "parley.idempotency.jobs",
+    "parley.webhooks.jobs",
 )
 
 Payload = dict[str, Any]

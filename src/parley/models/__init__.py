@@ -13,6 +13,7 @@ from parley.models.chat import ChatSession, Media, Message
 from parley.models.event import Event, EventClock, EventTicket
 from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
+from parley.models.webhook import Webhook, WebhookDelivery, WebhookDispatchPosition
 
 __all__ = [
     "ApiKey",
@@ -36,4 +37,7 @@ __all__ = [
     "TotpCredential",
     "User",
     "Vendor",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDispatchPosition",
 ]
