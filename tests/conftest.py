@@ -144,6 +144,7 @@ async def app_factory(
 
     yield make  # type: ignore[misc]
     for application, _lifespan in apps:  # background work ends before the tables are emptied
+        await application.state.webhook_dispatcher.stop()
         await application.state.resources.jobs.stop()
     for application, lifespan in reversed(apps):
         await _clear(application.state.resources.database)

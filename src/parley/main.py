@@ -142,6 +142,7 @@ def create_app(
         ),
     )
     app.state.resources = resources
+    app.state.webhook_dispatcher = webhook_dispatcher
     install_error_handlers(app)
     install_openapi(app)
 

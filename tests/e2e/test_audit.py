@@ -17,6 +17,8 @@ from tests.conftest import (
     RecordingMailer,
     assert_error,
     log_in,
+    make_client,
+    sign_up,
     unique_email,
 )
 from tests.e2e.accounts_helpers import enable_mfa, link_token, totp_code
@@ -283,3 +285,28 @@ async def test_a_change_that_fails_leaves_no_entry(
     registered = [e for e in entries if e["action"] == "auth.register"]
     assert len(registered) == 3  # alice, bob and the administrator; not the second alice
     assert (await client.get(f"{API}/users/me", headers=alice.headers)).status_code == 200
+
+
+async def test_creating_and_deleting_a_webhook_are_recorded_without_its_url(
+    app_factory: Callable[..., Any],
+) -> None:
+    app = await app_factory(webhook_allow_private=True)
+    async with make_client(app) as http:
+        account = await sign_up(http)
+        url = "http://127.0.0.1:9/hooks?token=receiver-secret"
+        created = await http.post(
+            f"{API}/webhooks",
+            json={"url": url, "events": ["message.created"]},
+            headers=account.headers,
+        )
+        assert created.status_code == 201, created.text
+        webhook_id = created.json()["data"]["id"]
+        deleted = await http.delete(f"{API}/webhooks/{webhook_id}", headers=account.headers)
+        assert deleted.status_code == 200
+        entries = [e for e in await _mine(http, account) if e["action"].startswith("webhook.")]
+    assert [(e["action"], e["target_id"]) for e in entries] == [  # newest first
+        ("webhook.deleted", webhook_id),
+        ("webhook.created", webhook_id),
+    ]
+    assert entries[1]["details"] == {"events": ["message.created"]}
+    assert "receiver-secret" not in str(entries)

@@ -134,6 +134,8 @@ class Dispatcher:
         # A small pool of its own: its reads and writes never wait behind requests for a
         # connection (nor count among theirs), and share SQLite's writer turn with them.
         self._database = create_sibling(database, pool_size=2)
+        # Events commit through the requests' engine: its commits ring this dispatcher.
+        self._requests_engine = database.engine
         self._rung = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -145,7 +147,7 @@ class Dispatcher:
         from parley.events import outbox
 
         self._stopping = False
-        outbox.committed_listeners.append(self.ring)
+        outbox.listen(self._requests_engine, self.ring)
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
         self.ring()  # events committed while no process ran
 
@@ -153,8 +155,7 @@ class Dispatcher:
         """Let a run in progress finish (its transaction ends cleanly), then stop."""
         from parley.events import outbox
 
-        if self.ring in outbox.committed_listeners:
-            outbox.committed_listeners.remove(self.ring)
+        outbox.unlisten(self._requests_engine, self.ring)
         if self._task is None:
             return
         self._stopping = True

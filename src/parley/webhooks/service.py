@@ -10,6 +10,7 @@ from uuid import UUID
 
 import orjson
 
+from parley.audit.repository import AuditRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.ids import new_id
@@ -56,6 +57,7 @@ class WebhookService:
         self.secrets = secrets
         self.webhooks = WebhookRepository(uow.session)
         self.deliveries = DeliveryRepository(uow.session)
+        self.audit = AuditRepository(uow.session)
 
     async def create(self, *, actor: User, data: WebhookCreate) -> tuple[Webhook, str]:
         """Register a webhook; return it with its secret (shown once). 409 past 20."""
@@ -81,6 +83,13 @@ class WebhookService:
                 )
             )
             await self.webhooks.flush()
+            self.audit.record(
+                "webhook.created",
+                actor_id=actor.id,
+                target_type="webhook",
+                target_id=webhook_id,
+                details={"events": list(data.events)},  # not the URL: it may carry a token
+            )
             await self.uow.commit()
         return webhook, secret
 
@@ -123,6 +132,9 @@ class WebhookService:
             webhook = await self._owned(webhook_id, actor, lock=True)
             await self.webhooks.delete(webhook)
             await self.webhooks.flush()
+            self.audit.record(
+                "webhook.deleted", actor_id=actor.id, target_type="webhook", target_id=webhook_id
+            )
             await self.uow.commit()
 
     async def rotate_secret(self, webhook_id: UUID, *, actor: User) -> str:
