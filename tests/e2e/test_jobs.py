@@ -233,3 +233,41 @@ def _uuid(account: Account) -> Any:
 async def test_ready_says_the_queue_is_embedded(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/ready")
     assert response.json()["data"]["queue"] == "embedded"
+
+
+async def test_events_and_audit_entries_past_their_retention_are_purged_by_the_schedule(
+    app_factory: Callable[..., Any],
+) -> None:
+    app = await app_factory(purge_interval=1, event_retention=1, audit_retention=1)
+    async with make_client(app) as http:
+        account = await sign_up(http)
+        created = await http.post(
+            f"{API}/sessions", json={"title": "Old news"}, headers=account.headers
+        )
+        assert created.status_code == 201
+
+        async def feed() -> list[Any]:
+            page = await http.get(f"{API}/events", headers=account.headers)
+            assert page.status_code == 200
+            items: list[Any] = page.json()["data"]["items"]
+            return items
+
+        async def history() -> list[Any]:
+            page = await http.get(f"{API}/users/me/audit", headers=account.headers)
+            assert page.status_code == 200
+            items: list[Any] = page.json()["data"]["items"]
+            return items
+
+        async def events_gone() -> bool:
+            return not await feed()
+
+        async def sign_up_gone() -> bool:
+            return all(e["action"] != "auth.register" for e in await history())
+
+        await eventually(events_gone, what="the events purge")
+        await eventually(sign_up_gone, what="the audit purge")
+        # The chat session itself is untouched: only its history went.
+        kept = await http.get(
+            f"{API}/sessions/{created.json()['data']['id']}", headers=account.headers
+        )
+        assert kept.status_code == 200

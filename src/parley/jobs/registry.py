@@ -19,6 +19,9 @@ JOB_MODULES = (
     "parley.media.jobs",
     "parley.idempotency.jobs",
     "parley.webhooks.jobs",
+    "parley.events.jobs",
+    "parley.audit.jobs",
+    "parley.accounts.jobs",
 )
 
 Payload = dict[str, Any]

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import orjson
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from parley.core.clock import utcnow
 from parley.core.config import Settings
@@ -27,9 +28,10 @@ log = structlog.get_logger("parley.jobs")
 
 
 def warn_of(event: str, error: BaseException, **fields: str) -> None:
-    """Log a background failure: a database that is away in one line, anything else with its
-    trace."""
-    if is_database_unavailable(error):
+    """Log a background failure: a database that is away, or any error from the database layer
+    (the loop retries it; a server restarting raises driver errors no SQLSTATE names), in one
+    line; anything else with its trace."""
+    if is_database_unavailable(error) or isinstance(error, SQLAlchemyError):
         log.warning(event, error=type(error).__name__, **fields)
     else:
         log.warning(event, exc_info=error, **fields)
