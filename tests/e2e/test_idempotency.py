@@ -218,3 +218,26 @@ async def test_an_answer_past_its_time_to_live_is_purged_and_not_replayed(
 
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     assert again.json()["data"]["id"] != first.json()["data"]["id"]
+
+
+@pytest.mark.parametrize("header", ["Authorization", "X-API-Key"])
+async def test_a_post_made_with_an_api_key_is_replayed_not_run_twice(
+    client: httpx.AsyncClient, alice: Account, header: str
+) -> None:
+    created = await client.post(
+        f"{API}/api-keys", json={"name": "bot", "scope": "write"}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["data"]["key"]
+    credential = {header: f"Bearer {key}" if header == "Authorization" else key}
+    headers = {**credential, "Idempotency-Key": f"bot-retry-{header}"}
+    first = await client.post(f"{API}/sessions", json={"title": "From a bot"}, headers=headers)
+    again = await client.post(f"{API}/sessions", json={"title": "From a bot"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    sessions = await client.get(
+        f"{API}/sessions", params={"q": "From a bot"}, headers=alice.headers
+    )
+    assert len(sessions.json()["data"]["items"]) == 1
