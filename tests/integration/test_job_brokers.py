@@ -3,11 +3,10 @@ each skipped when unreachable: a real `parley serve` relays, real `parley worker
 the jobs, a real SMTP server receives the mail, and a worker killed mid-job leaves its job to
 another."""
 
-import asyncio
 import shutil
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
+from email.message import Message
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,11 +14,12 @@ import httpx
 import pytest
 
 from parley.core.ids import new_id
-from tests.conftest import PASSWORD, unique_email
-from tests.support.parley_server import ParleyServer, running_parley
+from tests.conftest import PASSWORD
+from tests.support.parley_server import ParleyServer, ask_for_reset_mail, running_parley
 from tests.support.parley_worker import ParleyWorker, start_worker
+from tests.support.polling import eventually
 from tests.support.servers import own_redis, spare_port
-from tests.support.smtp_relay import SmtpServer, smtp_server
+from tests.support.smtp_relay import SmtpServer, reset_mails, smtp_server
 
 BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",
@@ -28,6 +28,10 @@ BROKERS = {
 }
 API = "/api/v1"
 pytestmark = pytest.mark.slow
+
+
+async def _forgot(server: ParleyServer) -> str:
+    return await ask_for_reset_mail(server, prefix="broker", password=PASSWORD)
 
 
 def _reachable(url: str) -> bool:
@@ -96,33 +100,13 @@ def _env(queue_url: str, mail: SmtpServer, name: str) -> dict[str, str]:
     }
 
 
-async def _eventually(check: object, what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"{what} did not happen within {within} s"
-        await asyncio.sleep(0.1)
-
-
-async def _forgot(server: ParleyServer) -> str:
-    """Register an account and ask for its reset mail; return the address."""
-    email = unique_email("broker")
-    async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
-        registered = await http.post(
-            f"{API}/auth/register", json={"email": email, "password": PASSWORD}
-        )
-        assert registered.status_code == 201, registered.text
-        asked = await http.post(f"{API}/auth/password/forgot", json={"email": email})
-        assert asked.status_code == 202, asked.text
-    return email
-
-
 async def _ready(server: ParleyServer) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
         return await http.get("/health/ready")
 
 
-def _mailed(mail: SmtpServer, email: str) -> list[object]:
-    return [message for message in mail.received if message["To"] == email]
+def _mailed(mail: SmtpServer, email: str) -> list[Message]:
+    return reset_mails(mail, email)
 
 
 async def test_a_worker_runs_the_jobs_the_server_relays(
@@ -133,7 +117,9 @@ async def test_a_worker_runs_the_jobs_the_server_relays(
         worker = start_worker(tmp_path, "a", env)
         try:
             email = await _forgot(server)
-            await _eventually(lambda: _mailed(mail_server, email), "the reset mail")
+            await eventually(
+                lambda: bool(_mailed(mail_server, email)), within=60, what="the reset mail"
+            )
             ready = await _ready(server)
             assert ready.status_code == 200 and ready.json()["data"]["queue"] == "ok"
         finally:
@@ -152,11 +138,17 @@ async def test_a_job_left_by_a_killed_worker_completes_on_another(
             mail_server.hold()  # the worker will connect and wait for a greeting, mid-job
             connected = mail_server.connections
             email = await _forgot(server)
-            await _eventually(lambda: mail_server.connections > connected, "the mid-job stall")
+            await eventually(
+                lambda: mail_server.connections > connected, within=60, what="the mid-job stall"
+            )
             workers[0].kill()
             workers.append(start_worker(tmp_path, "heir", env))
             mail_server.release()
-            await _eventually(lambda: _mailed(mail_server, email), "the mail, by the other worker")
+            await eventually(
+                lambda: bool(_mailed(mail_server, email)),
+                within=60,
+                what="the mail, by the other worker",
+            )
         finally:
             for worker in workers:
                 worker.kill()
@@ -168,7 +160,9 @@ async def test_ready_is_503_while_the_broker_is_unreachable(
 ) -> None:
     env = _env(f"redis://127.0.0.1:{spare_port()}/0", mail_server, "parley-test-unreachable")
     with running_parley(tmp_path, env=env) as server:
-        email = await _forgot(server)  # the job waits in the outbox
+        email = await ask_for_reset_mail(
+            server, prefix="broker", password=PASSWORD
+        )  # the job waits in the outbox
         ready = await _ready(server)
         assert ready.status_code == 503
         assert "queue" in ready.json()["message"] and ready.headers["Retry-After"]
@@ -184,12 +178,18 @@ async def test_jobs_made_while_the_broker_is_down_run_once_it_is_back(
         env = _env(redis.url, mail_server, "parley-test-outage")
         with running_parley(tmp_path, env=env) as server:
             redis.stop()
-            email = await _forgot(server)  # committed with its job; the relay cannot send it
+            email = await ask_for_reset_mail(
+                server, prefix="broker", password=PASSWORD
+            )  # committed with its job; the relay cannot send it
             assert (await _ready(server)).status_code == 503
             redis.start()
             worker = start_worker(tmp_path, "after-outage", env)
             try:
-                await _eventually(lambda: _mailed(mail_server, email), "the mail after the outage")
+                await eventually(
+                    lambda: bool(_mailed(mail_server, email)),
+                    within=60,
+                    what="the mail after the outage",
+                )
                 assert (await _ready(server)).status_code == 200
             finally:
                 worker.kill()

@@ -109,3 +109,17 @@ def running_parley(workdir: Path, **options: object) -> Iterator[ParleyServer]:
         yield server
     finally:
         server.kill()
+
+
+async def ask_for_reset_mail(server: ParleyServer, *, prefix: str, password: str) -> str:
+    """Register an account on a running server and ask for its reset mail; return the
+    address (the mail itself goes out as a job)."""
+    email = f"{prefix}-{os.urandom(6).hex()}@example.com"
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+        registered = await http.post(
+            "/api/v1/auth/register", json={"email": email, "password": password}
+        )
+        assert registered.status_code == 201, registered.text
+        asked = await http.post("/api/v1/auth/password/forgot", json={"email": email})
+        assert asked.status_code == 202, asked.text
+    return email

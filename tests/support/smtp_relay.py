@@ -85,3 +85,15 @@ def smtp_server() -> Iterator[SmtpServer]:
         loop.call_soon_threadsafe(stopped.set_result, None)
         thread.join(10)
         loop.close()
+
+
+RESET_SUBJECT = "Reset your Parley password"
+
+
+def reset_mails(server: SmtpServer, to: str | None = None) -> list[Message]:
+    """The password-reset mails received (registration also mails a verification link)."""
+    return [
+        m
+        for m in server.received
+        if m["Subject"] == RESET_SUBJECT and (to is None or m["To"] == to)
+    ]

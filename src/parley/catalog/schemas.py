@@ -2,18 +2,13 @@
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import (
     AliasChoices,
     Field,
-    HttpUrl,
-    TypeAdapter,
-    ValidationError,
     field_validator,
 )
-from pydantic.functional_validators import AfterValidator
 from pydantic.json_schema import SkipJsonSchema
 
 from parley.core.schemas import (
@@ -23,49 +18,16 @@ from parley.core.schemas import (
     NotBlankText,
     PhoneNumber,
     ReadModel,
-    documented,
+    WebUrl,
     kept_when_omitted,
     trimmed,
 )
-
-MAX_URL_LENGTH = 2048
-_URL_SCHEMES = frozenset({"http", "https"})
-_http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
-
-
-def _web_url(value: str) -> str:
-    """Accept an absolute http(s) URL with a host; keep it exactly as sent (never fetched)."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
-        raise ValueError("must be a URL without spaces, control characters or backslashes")
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in _URL_SCHEMES or not value.lower().startswith(
-        (f"{parts.scheme.lower()}://",)
-    ):
-        raise ValueError("must be an http or https URL")
-    try:
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-        _http_url.validate_python(value)
-    except (ValueError, ValidationError):
-        raise ValueError("must be a valid http or https URL") from None
-    if not host:
-        raise ValueError("must name a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not carry credentials")
-    return value
-
 
 VendorName = Annotated[str, trimmed(1, 200), NoNul, NoNulText, NotBlankText]
 SellerName = Annotated[str, trimmed(1, 100), NoNul, NoNulText, NotBlankText]
 Product = Annotated[str, trimmed(1, 200), NoNul, NoNulText, NotBlankText]
 LongText = Annotated[str, trimmed(1, 4000), NoNul, NoNulText, NotBlankText]
-ImageUrl = Annotated[
-    str,
-    trimmed(1, MAX_URL_LENGTH),
-    NoNul,
-    AfterValidator(_web_url),
-    documented(format="uri", pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\\]+$"),
-]
+ImageUrl = WebUrl
 
 # The models call it chat_session_id; the contract calls it session_id.
 SessionId = Annotated[UUID, Field(validation_alias=AliasChoices("chat_session_id", "session_id"))]

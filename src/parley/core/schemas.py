@@ -1,9 +1,10 @@
 """Schema building blocks shared by every domain: strict inputs, the envelope, pages, and the
-field types the contract names (trimmed text, E.164 phone numbers)."""
+field types the contract names (trimmed text, E.164 phone numbers, http(s) URLs)."""
 
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import (
@@ -13,7 +14,10 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    HttpUrl,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -107,6 +111,33 @@ class _NotBlank:
 NotBlankText = _NotBlank()
 
 
+MAX_URL_LENGTH = 2048
+_URL_SCHEMES = frozenset({"http", "https"})
+_http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def web_url(value: str) -> str:
+    """Accept an absolute http(s) URL with a host and no user information; keep it exactly as
+    sent (an image URL is never fetched; a webhook URL is checked again where it resolves)."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
+        raise ValueError("must be a URL without spaces, control characters or backslashes")
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in _URL_SCHEMES or not value.lower().startswith(f"{scheme}://"):
+        raise ValueError("must be an http or https URL")
+    if "@" in parts.netloc:
+        raise ValueError("must not carry user information or credentials")
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        _http_url.validate_python(value)
+    except (ValueError, ValidationError):
+        raise ValueError("must be a valid http or https URL") from None
+    if not host:
+        raise ValueError("must name a host")
+    return value
+
+
 def trimmed(min_length: int, max_length: int) -> StringConstraints:
     """Trim surrounding whitespace, then count the length in characters.
 
@@ -163,3 +194,13 @@ def kept_when_omitted() -> Any:
     `T | SkipJsonSchema[None]` and refuse null in a validator; the published schema then
     offers neither null nor a null default (decision 078)."""
     return Field(default=None, json_schema_extra=_without_default)
+
+
+# An http(s) URL of at most 2048 characters, kept as sent (see web_url).
+WebUrl = Annotated[
+    str,
+    trimmed(1, MAX_URL_LENGTH),
+    NoNul,
+    AfterValidator(web_url),
+    documented(format="uri", pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\\]+$"),
+]

@@ -2,10 +2,9 @@
 
 from datetime import datetime
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from parley.core.schemas import (
@@ -13,12 +12,11 @@ from parley.core.schemas import (
     NoNul,
     NoNulText,
     ReadModel,
-    documented,
+    WebUrl,
     kept_when_omitted,
     trimmed,
 )
 
-MAX_URL_LENGTH = 2048
 ALL_EVENTS = "*"
 TEST_EVENT = "webhook.test"
 EVENT_TYPES = (
@@ -35,28 +33,6 @@ EVENT_TYPES = (
     "seller.deleted",
     TEST_EVENT,
 )
-_http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
-
-
-def _webhook_url(value: str) -> str:
-    """Accept an absolute http(s) URL with a host and no credentials; keep it as sent."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\x7f" or ch == "\\" for ch in value):
-        raise ValueError("must be a URL without spaces, control characters or backslashes")
-    parts = urlsplit(value)
-    scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"} or not value.lower().startswith(f"{scheme}://"):
-        raise ValueError("must be an http or https URL")
-    if "@" in parts.netloc:
-        raise ValueError("must not carry user information")
-    try:
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-        _http_url.validate_python(value)
-    except (ValueError, ValidationError):
-        raise ValueError("must be a valid http or https URL") from None
-    if not host:
-        raise ValueError("must name a host")
-    return value
 
 
 def _event_list(value: list[str]) -> list[str]:
@@ -67,13 +43,7 @@ def _event_list(value: list[str]) -> list[str]:
     return unique
 
 
-WebhookUrl = Annotated[
-    str,
-    trimmed(1, MAX_URL_LENGTH),
-    NoNul,
-    AfterValidator(_webhook_url),
-    documented(format="uri", pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\\@]+$"),
-]
+WebhookUrl = WebUrl
 EventType = Literal[
     "*",
     "session.created",
