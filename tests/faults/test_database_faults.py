@@ -177,9 +177,15 @@ async def test_postgresql_restarted_and_stopped_under_writers_is_only_ever_503(
 ) -> None:
     env = {"RATE_LIMIT_MAX": "1000000", "LOG_LEVEL": "WARNING"}
     with running_parley(tmp_path, database_url=postgres.url, env=env) as server:
-        load = await asyncio.wait_for(_experiment(server, postgres), TEST_BOUND_S)
-        assert load.statuses[503] > 0, "the faults were not felt"
-        assert "Traceback" not in server.log
+        try:
+            load = await asyncio.wait_for(_experiment(server, postgres), TEST_BOUND_S)
+            assert load.statuses[503] > 0, "the faults were not felt"
+            assert "Traceback" not in server.log
+        except AssertionError as failure:
+            # What the server logged is what tells the cause of a 500: keep it in the report.
+            raise AssertionError(
+                f"{failure}\n--- server log (end) ---\n{server.log[-8000:]}"
+            ) from None
 
 
 async def _queue_behind(server: ParleyServer, database: Path) -> Load:
