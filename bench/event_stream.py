@@ -25,6 +25,8 @@ import argparse
 import asyncio
 import json
 import os
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -439,6 +441,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny numbers: check that it runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    # A SIGTERM (say, from `timeout`) unwinds like Ctrl-C, so every started process is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.phases = args.phases or ["delivery", "streams"]
     if args.quick:
         args.rate, args.seconds, args.streams = 20, 2, 40
