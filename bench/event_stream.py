@@ -338,7 +338,7 @@ async def open_streams(server: Server, *, streams: int, heartbeat: int) -> dict[
         lambda: all(len(listener.comments) >= 2 for listener in listeners), heartbeat * 3 + 10
     )
     heartbeats = sum(len(listener.comments) >= 2 for listener in listeners)
-    status, _ = await asyncio.to_thread(
+    status, answer = await asyncio.to_thread(
         client.call, server.base_url, "POST", path, token=token, body={"content": "to all"}
     )
     await wait_until(lambda: all(listener.events >= 1 for listener in listeners), 30)
@@ -362,6 +362,7 @@ async def open_streams(server: Server, *, streams: int, heartbeat: int) -> dict[
         "streams_still_open": still_open,
         "streams_given_the_event": delivered,
         "post_status": status,
+        "post_answer": answer if status != 201 else None,
         "load_average": load_average(),
     }
 
@@ -408,6 +409,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 registry.stop(server.proc)
         if "streams" in args.phases:
             flush_redis(redis_url)
+            # Every open stream is a connection: leave room for ordinary requests beside them.
+            extras["MAX_CONNECTIONS"] = str(max(1000, args.streams + 100))
             server = start_parley(
                 registry,
                 database_url=url,
