@@ -46,6 +46,7 @@ def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
     running.server.shutdown()
+    running.server.server_close()
 
 
 def create_webhook(page: Page, url: str) -> str:
