@@ -132,10 +132,14 @@ function useLiveMessages(sessionId, onMessage) {
           stopped = true;
         });
         source.onerror = () => {
-          // A ticket is single-use: reconnect with a fresh one; the next open catches up.
+          // A ticket is single-use: reconnect with a fresh one. Read the latest page too: a
+          // stream that cannot open (the session is gone) still shows why.
           source.close();
           setMode("connecting");
-          if (!stopped) timer = setTimeout(stream, 1000);
+          if (!stopped) timer = setTimeout(() => {
+            stream();
+            latest();
+          }, 1000);
         };
       } catch (failure) {
         setError(failure);
