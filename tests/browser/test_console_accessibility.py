@@ -7,8 +7,17 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import RecordedPage, User, api, axe_violations, sign_in
+from tests.browser.conftest import (
+    RecordedPage,
+    User,
+    api,
+    axe_violations,
+    requires_route,
+    sign_in,
+    wait_for_text,
+)
 from tests.browser.test_console_flows import png
+from tests.browser.test_console_webhooks import Receiver, receiver  # noqa: F401
 from tests.support.parley_server import ParleyServer
 
 
@@ -60,6 +69,61 @@ def test_every_page_has_no_serious_accessibility_violations(
         assert axe_violations(page) == [], fragment
         overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
         assert overflow <= 0, f"{fragment} scrolls sideways at {width} px"
+
+
+def assert_fits(page: Page, what: str, width: int) -> None:
+    assert axe_violations(page) == [], what
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"{what} scrolls sideways at {width} px"
+
+
+@requires_route("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
+@requires_route("/api/v1/auth/mfa/verify")
+@requires_route("/api/v1/api-keys")
+@requires_route("/api/v1/users/me/audit")
+@pytest.mark.parametrize("width", [1280, 360])
+def test_security_keys_webhooks_and_audit_pages_have_no_serious_violations(
+    open_page: Callable[..., RecordedPage],
+    user: User,
+    server: ParleyServer,
+    receiver: Receiver,  # noqa: F811
+    width: int,
+) -> None:
+    token = user.login(server.base)["access_token"]
+    with api(server.base, token) as client:
+        made = client.post(
+            "/webhooks",
+            json={"url": receiver.url, "events": ["*"], "description": "Orders to the warehouse"},
+        )
+        assert made.status_code == 201, made.text
+        hook = made.json()["data"]["id"]
+        assert client.post(f"/webhooks/{hook}/test").status_code == 202
+    recorded = open_page(width=width, height=800)
+    page = sign_in(recorded, user)
+
+    # Each page in its fullest state: a secret, a new key and a delivery log on screen.
+    visit(page, recorded.base, "#/security", "Security")
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Set up two-factor sign-in").click()
+    expect(page.locator("code.secret-value")).to_be_visible()
+    assert_fits(page, "#/security", width)
+
+    visit(page, recorded.base, "#/api-keys", "API keys")
+    page.get_by_label("Name").fill("Warehouse order bot")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("code.secret-value")).to_be_visible()
+    assert_fits(page, "#/api-keys", width)
+
+    visit(page, recorded.base, "#/webhooks", "Webhooks")
+    expect(page.get_by_role("link", name=receiver.url)).to_be_visible()
+    assert_fits(page, "#/webhooks", width)
+    visit(page, recorded.base, f"#/webhooks/{hook}", "Webhook")
+    wait_for_text(page, "webhook.test")
+    assert_fits(page, f"#/webhooks/{hook}", width)
+
+    visit(page, recorded.base, "#/audit", "Audit log")
+    expect(page.get_by_role("cell", name="api_key.created").first).to_be_visible()
+    assert_fits(page, "#/audit", width)
 
 
 def test_the_users_page_has_no_serious_accessibility_violations(

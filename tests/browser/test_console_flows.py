@@ -151,6 +151,35 @@ def test_another_device_can_be_revoked_from_the_list(
     assert refused.status_code == 401
 
 
+def test_signing_out_everywhere_ends_every_login_session_this_one_included(
+    open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
+) -> None:
+    other = user.login(server.base, user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")
+    second = sign_in(open_page(), user)
+    recorded = open_page()
+    page = sign_in(recorded, user)
+    page.get_by_role("link", name="Devices").click()
+    expect(page.get_by_role("button", name="Revoke Firefox on Linux")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out everywhere").click()
+
+    expect(page.get_by_role("heading", name="Sign in to Parley")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+    refused = httpx.get(
+        f"{server.base}/api/v1/users/me",
+        headers={"Authorization": f"Bearer {other['access_token']}"},
+    )
+    assert refused.status_code == 401
+    stale = httpx.post(
+        f"{server.base}/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+    )
+    assert stale.status_code == 401
+    # The other browser finds out at its next request.
+    second.get_by_role("link", name="Catalogue").click()
+    expect(second.get_by_role("heading", name="Sign in to Parley")).to_be_visible()
+    assert recorded.errors == []
+
+
 def test_chat_sessions_are_created_searched_renamed_and_deleted(
     open_page: Callable[..., RecordedPage], user: User
 ) -> None:

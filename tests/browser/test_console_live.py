@@ -35,9 +35,10 @@ def test_a_message_posted_by_another_client_arrives_through_the_stream(
     expect(page.locator(".message.customer .content")).to_have_text(["Streamed in"])
     streams = [u for u in recorded.requests if "/api/v1/events/stream?" in u]
     assert streams and all("ticket=" in u and f"session_id={sid}" in u for u in streams)
-    # Delivered by the stream: the page does not poll the messages while it has one.
+    # Delivered by the stream: the page reads the messages when it opens and once more when the
+    # stream opens (to catch up on the gap), and does not poll them while it has a stream.
     polls = [u for u in recorded.requests if f"/sessions/{sid}/messages?" in u]
-    assert len(polls) == 1, polls
+    assert len(polls) == 2, polls
 
 
 def test_a_dropped_stream_reconnects_with_a_fresh_ticket(
@@ -66,3 +67,27 @@ def test_a_dropped_stream_reconnects_with_a_fresh_ticket(
 
     expect(page.locator(".message.customer .content")).to_have_text(["After the drop"])
     assert dropped
+
+
+def test_a_message_posted_while_the_stream_reopens_is_not_missed(
+    open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
+) -> None:
+    recorded = open_page()
+    page = recorded.page
+    tickets: list[str] = []
+
+    def post_then_continue(route: Route) -> None:
+        tickets.append(route.request.url)
+        if len(tickets) == 2:
+            # Committed before the second stream starts: not in it, and after the page's reads.
+            post_elsewhere(server, user, session_id(page), "Posted in the gap")
+        route.continue_()
+
+    page.route("**/api/v1/events/stream?*", lambda route: route.abort(), times=1)
+    page.route("**/api/v1/events/ticket", post_then_continue)
+    sign_in(recorded, user)
+    new_session(page, "Reopening")
+
+    expect(page.locator(".message.customer .content")).to_have_text(["Posted in the gap"])
+    expect(page.get_by_text("Live: new messages appear")).to_be_visible()
+    assert len(tickets) == 2

@@ -219,6 +219,13 @@ export function ApiKeysPage() {
   `;
 }
 
+// An entry's details as "name: value" pairs, e.g. "name: Order bot · scope: write".
+function details(value) {
+  if (!value || typeof value !== "object" || !Object.keys(value).length) return value && typeof value !== "object" ? String(value) : "—";
+  const shown = (v) => (Array.isArray(v) ? v.join(", ") : v !== null && typeof v === "object" ? JSON.stringify(v) : String(v));
+  return Object.entries(value).map(([key, v]) => `${key}: ${shown(v)}`).join(" · ");
+}
+
 const AUDIT_FILTERS = { actor_id: "", action: "", since: "", until: "" };
 
 export function AuditPage({ me }) {
@@ -253,10 +260,10 @@ export function AuditPage({ me }) {
       <tbody>
         ${list.items.map(
           (e) => html`<tr key=${e.id}>
-            <td data-label="When">${when(e.created_at)}</td><td data-label="Action"><code>${e.action}</code></td>
+            <td class="nowrap" data-label="When">${when(e.created_at)}</td><td class="nowrap" data-label="Action"><code>${e.action}</code></td>
             <td data-label="Target">${e.target_type ? `${e.target_type} ${String(e.target_id || "").slice(0, 8)}` : "—"}</td>
-            <td data-label="From">${e.ip_address || "—"}</td>
-            <td class="small" data-label="Details">${e.details ? JSON.stringify(e.details) : ""}</td>
+            <td class="nowrap" data-label="From">${e.ip_address || "—"}</td>
+            <td class="small" data-label="Details">${details(e.details)}</td>
           </tr>`,
         )}
       </tbody>

@@ -117,7 +117,13 @@ function useLiveMessages(sessionId, onMessage) {
         if (stopped) return;
         const query = new URLSearchParams({ ticket, session_id: sessionId });
         source = new EventSource(`/api/v1/events/stream?${query}`);
-        source.onopen = () => setError(null);
+        // Live only once the stream is open; then catch up on anything posted while it opened
+        // (or while it was down), which the stream itself does not replay.
+        source.onopen = () => {
+          setError(null);
+          setMode("stream");
+          latest();
+        };
         source.addEventListener("message.created", (event) => handler.current(JSON.parse(event.data).data));
         source.addEventListener("message.deleted", (event) => handler.current(JSON.parse(event.data).data, true));
         source.addEventListener("session.deleted", () => {
@@ -126,8 +132,10 @@ function useLiveMessages(sessionId, onMessage) {
           stopped = true;
         });
         source.onerror = () => {
-          // A ticket is single-use: reconnect with a fresh one, missing nothing (poll once).
+          // A ticket is single-use: reconnect with a fresh one. Read the latest page too: a
+          // stream that cannot open (the session is gone) still shows why.
           source.close();
+          setMode("connecting");
           if (!stopped) timer = setTimeout(() => {
             stream();
             latest();
@@ -141,7 +149,7 @@ function useLiveMessages(sessionId, onMessage) {
     publishedPaths().then((paths) => {
       if (stopped) return;
       if (paths.has("/api/v1/events/ticket") && paths.has("/api/v1/events/stream")) {
-        setMode("stream");
+        setMode("connecting");
         stream();
       } else {
         setMode("poll");
@@ -270,7 +278,7 @@ export function ConversationPage({ id }) {
     </ol>
     ${messages.length === 0 && html`<p class="muted">No messages yet.</p>`}
     ${live.error && html`<div class="error" role="alert">Could not update the conversation: ${describeError(live.error)}</div>`}
-    <p class="muted small">${mode === "stream" ? "Live: new messages appear as they are posted." : mode === "poll" ? "New messages are checked every 2 seconds." : ""}</p>
+    <p class="muted small">${mode === "stream" ? "Live: new messages appear as they are posted." : mode === "connecting" ? "Connecting to live updates…" : mode === "poll" ? "New messages are checked every 2 seconds." : ""}</p>
     <${Composer} sessionId=${id} onPosted=${merge} />
   `;
 }
