@@ -1,7 +1,7 @@
 """Request and response bodies of the webhooks domain."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, field_validator
@@ -16,23 +16,10 @@ from parley.core.schemas import (
     kept_when_omitted,
     trimmed,
 )
+from parley.events.types import EVENT_TYPES, EventType
 
 ALL_EVENTS = "*"
-TEST_EVENT = "webhook.test"
-EVENT_TYPES = (
-    "session.created",
-    "session.updated",
-    "session.deleted",
-    "message.created",
-    "message.deleted",
-    "vendor.created",
-    "vendor.updated",
-    "vendor.deleted",
-    "seller.created",
-    "seller.updated",
-    "seller.deleted",
-    TEST_EVENT,
-)
+TEST_EVENT = EventType.WEBHOOK_TEST.value
 
 
 def _event_list(value: list[str]) -> list[str]:
@@ -44,7 +31,8 @@ def _event_list(value: list[str]) -> list[str]:
 
 
 WebhookUrl = WebUrl
-EventType = Literal[
+# Spelled out for the OpenAPI's enum; the event log's types are the one list it must match.
+SubscribedType = Literal[
     "*",
     "session.created",
     "session.updated",
@@ -59,8 +47,9 @@ EventType = Literal[
     "seller.deleted",
     "webhook.test",
 ]
+assert set(get_args(SubscribedType)) == {ALL_EVENTS, *EVENT_TYPES}, "event types drifted"
 EventTypes = Annotated[
-    list[EventType],
+    list[SubscribedType],
     Field(
         min_length=1,
         max_length=len(EVENT_TYPES),
