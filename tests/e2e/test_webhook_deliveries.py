@@ -251,6 +251,30 @@ async def test_a_manual_retry_delivers_again_now(
         assert_error(await http.post(url, headers=other.headers), 404, "not_found")
 
 
+async def test_a_manual_retry_during_an_attempt_in_flight_is_made_after_it(
+    app_factory: Callable[..., Any], receiver: Receiver
+) -> None:
+    application = await app_factory(
+        webhook_allow_private=True, webhook_retry_schedule="", webhook_timeout=5.0
+    )
+    async with make_client(application) as http:
+        owner = await sign_up(http)
+        hook = await create_webhook(http, owner, receiver.url(), ["session.created"])
+        receiver.script(Sleep(1.0))  # the first attempt is still in flight when retried
+        await new_session(http, owner)
+        await eventually(lambda: len(receiver.received) == 1)
+        [delivery] = await deliveries(http, owner, hook["id"])
+        url = f"{API}/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry"
+        assert (await http.post(url, headers=owner.headers)).status_code == 202
+
+        async def both_made() -> bool:
+            [delivery] = await deliveries(http, owner, hook["id"])
+            return delivery["status"] == "succeeded" and delivery["attempts"] == 2
+
+        await eventually(both_made)
+        assert [r.headers["webhook-id"] for r in receiver.received] == [delivery["event_id"]] * 2
+
+
 async def test_a_test_ping_reaches_only_the_tested_webhook(
     client: httpx.AsyncClient, alice: Account, receiver: Receiver
 ) -> None:

@@ -3,7 +3,9 @@ and schedules the next attempt, in that order (decision 153).
 
 A job carries the number of the attempt it makes. It runs only if the delivery still waits
 for that attempt, so a job run twice (at-least-once), a manual retry racing a scheduled one,
-or a job of a deleted webhook do nothing. An attempt marks its delivery in flight for its
+or a job of a deleted webhook do nothing. A manual retry while an attempt is in flight is
+kept: when the attempt in flight ends, the retry's attempt follows at once.
+An attempt marks its delivery in flight for its
 timeout and a minute more: a job run again after a crash mid-attempt takes over only then.
 Each transaction locks one row (the delivery, or the webhook), never two.
 """
@@ -100,6 +102,7 @@ async def _claim(
                 log.error("webhook_secret_unreadable", webhook_id=str(webhook.id))
                 return None
             delivery.attempts = attempt
+            delivery.next_attempt_at = None  # set again only by a manual retry while in flight
             delivery.in_flight_until = (
                 now + timedelta(seconds=settings.webhook_timeout) + IN_FLIGHT_MARGIN
             )
@@ -137,6 +140,15 @@ def _finish(delivery: WebhookDelivery, status: DeliveryStatus, *, error: str | N
     delivery.in_flight_until = None
 
 
+def _retry_now(
+    uow: UnitOfWork, delivery: WebhookDelivery, attempt: int, *, error: str | None
+) -> None:
+    delivery.status = DeliveryStatus.RETRYING.value
+    delivery.last_error = error
+    delivery.next_attempt_at = utcnow()
+    scheduling.schedule_attempt(uow, delivery.id, attempt=attempt + 1, delay=None)
+
+
 async def _record(
     database: Database, settings: Settings, claim: _Claim, outcome: sender.Outcome
 ) -> None:
@@ -150,7 +162,13 @@ async def _record(
             now = utcnow()
             delivery.last_status_code = outcome.status_code
             delivery.in_flight_until = None
-            if outcome.succeeded:
+            # A manual retry that came while this attempt was in flight found nothing to do
+            # then; its attempt is made now, whatever this one's outcome (a 410 aside).
+            retry_asked = delivery.next_attempt_at is not None
+            if outcome.succeeded and retry_asked:
+                delivery.delivered_at = now
+                _retry_now(uow, delivery, claim.attempt, error=None)
+            elif outcome.succeeded:
                 _finish(delivery, DeliveryStatus.SUCCEEDED, error=None)
                 delivery.delivered_at = now
             elif outcome.gone:
@@ -163,6 +181,8 @@ async def _record(
                 if failing_since is not None and now - failing_since >= FAILING_LIMIT:
                     _finish(delivery, DeliveryStatus.FAILED, error=outcome.error)
                     disable_reason = FAILING_REASON
+                elif retry_asked:
+                    _retry_now(uow, delivery, claim.attempt, error=outcome.error)
                 elif delay is None:
                     _finish(delivery, DeliveryStatus.FAILED, error=outcome.error)
                 else:
