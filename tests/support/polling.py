@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 async def eventually(
     check: Callable[[], bool | Awaitable[bool]], *, within: float = 30, what: str = "condition"
 ) -> None:
-    """Return once `check()` holds; fail after `within` seconds."""
+    """Return once `check()` holds; fail after `within` seconds. The pause between checks
+    grows from 50 ms to 0.5 s, so a check through the API stays inside its rate limits."""
     deadline = time.monotonic() + within
+    pause = 0.05
     while True:
         result = check()
         if not isinstance(result, bool):
@@ -18,4 +20,5 @@ async def eventually(
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {within} s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 0.5)

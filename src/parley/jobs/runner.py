@@ -32,7 +32,9 @@ def warn_of(event: str, error: BaseException, **fields: str) -> None:
     (the loop retries it; a server restarting raises driver errors no SQLSTATE names), in one
     line; anything else with its trace."""
     if is_database_unavailable(error) or isinstance(error, SQLAlchemyError):
-        log.warning(event, error=type(error).__name__, **fields)
+        # The driver's own message ("database is locked"), never the statement's parameters.
+        reason = str(getattr(error, "orig", None) or error).split("\n", 1)[0][:160]
+        log.warning(event, error=type(error).__name__, reason=reason, **fields)
     else:
         log.warning(event, exc_info=error, **fields)
 
