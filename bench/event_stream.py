@@ -285,6 +285,8 @@ async def delivery(server: Server, *, rate: int, seconds: int, per_worker: int) 
             "p90_ms": percentile(values, 90),
             "p99_ms": percentile(values, 99),
             "max_ms": max(values, default=float("nan")),
+            # Every percentile, 0-100: enough to draw the distribution again from the JSON.
+            "percentiles_ms": [percentile(values, q) for q in range(101)],
         }
 
     assert poster_pid is not None
@@ -432,6 +434,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Delivery latency by percentile (both workers) and the RSS of the open-streams phase."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (latency, memory) = plt.subplots(1, 2, figsize=(12, 4.5))
+    delivery = results.get("delivery")
+    if delivery:
+        for key, label in (("other_worker", "other worker"), ("same_worker", "poster's worker")):
+            values = delivery[key]["percentiles_ms"]
+            latency.plot(range(len(values)), values, label=label)
+        latency.axhline(20, color="#888", linestyle=":", label="p50 target (20 ms)")
+        latency.axhline(150, color="#888", linestyle="--", label="p99 target (150 ms)")
+        latency.set_yscale("log")
+        latency.set_xlabel("percentile")
+        latency.set_ylabel("post → stream (ms)")
+        rate = delivery["achieved_rate_per_s"]
+        latency.set_title(f"Delivery at {rate:.0f} posts/s, 2 workers")
+        latency.grid(alpha=0.3)
+        latency.legend(fontsize=8)
+    streams = results.get("streams")
+    if streams:
+        labels = ["before", f"{streams['streams']} open", "after one event"]
+        values = [streams["rss_before_mb"], streams["rss_open_mb"], streams["rss_after_event_mb"]]
+        memory.bar(labels, values, color=["#b0b0b0", "#2b6cb0", "#2b6cb0"])
+        memory.axhline(
+            streams["rss_before_mb"] + 60, color="#888", linestyle="--", label="budget (+60 MB)"
+        )
+        memory.set_ylabel("worker RSS (MB)")
+        memory.set_title("Open streams on one worker")
+        memory.grid(axis="y", alpha=0.3)
+        memory.legend(fontsize=8)
+    fig.suptitle(f"Event stream, {results['database']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.event_stream", description=__doc__)
     parser.add_argument("--db", help="database URL (default: SQLite in a temporary directory)")
@@ -443,6 +485,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["delivery", "streams"], action="append", dest="phases")
     parser.add_argument("--quick", action="store_true", help="tiny numbers: check that it runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--plot", type=Path, help="also draw the figures into this PNG")
     args = parser.parse_args()
     # A SIGTERM (say, from `timeout`) unwinds like Ctrl-C, so every started process is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -454,6 +497,8 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
+    if args.plot:
+        plot(results, args.plot)
     if "delivery" in results:
         other = results["delivery"]["other_worker"]
         print(
