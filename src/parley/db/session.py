@@ -13,6 +13,8 @@ By the rule of decision 009 that first write is the transaction's first statemen
 """
 
 import asyncio
+import traceback
+import warnings
 from typing import Any
 
 from sqlalchemy import Executable, event
@@ -23,6 +25,14 @@ from sqlalchemy.orm import Session, SessionTransaction
 WRITE_TRANSACTION = "parley_write_transaction"
 _WRITER = "parley.writer"
 _HOLDS_WRITER = "parley.holds_writer"
+_CONNECTED = "parley.connected"  # the transaction has begun on a connection
+
+
+class ReadThenWriteWarning(RuntimeWarning):
+    """A SQLite transaction that began with a read is about to write: if another writer
+    commits in between, SQLite refuses the write at once ("database is locked"), with no
+    wait. Such a use case must begin its write first (`begin_write`, decision 009); the test
+    suite turns this warning into an error so that none is left."""
 
 
 class DatabaseSession(AsyncSession):
@@ -46,7 +56,9 @@ class DatabaseSession(AsyncSession):
         info = self.sync_session.info
         if writer is None or info.get(_HOLDS_WRITER):
             return
-        started = self.in_transaction()  # a read began it: too late for IMMEDIATE (see 009)
+        started = bool(info.get(_CONNECTED))  # a read began it: too late for IMMEDIATE (009)
+        if started:
+            warnings.warn(_read_then_write_message(), ReadThenWriteWarning, stacklevel=2)
         await writer.acquire()
         info[_HOLDS_WRITER] = True
         if not started:
@@ -86,14 +98,31 @@ async def begin_write(session: AsyncSession) -> None:
         await session.begin_write()
 
 
+def _read_then_write_message() -> str:
+    callers = [
+        f"{frame.filename.rsplit('/src/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_stack()
+        if "/parley/" in frame.filename and "/parley/db/" not in frame.filename
+    ]
+    return "a write in a transaction a read began: " + " <- ".join(reversed(callers))
+
+
 def _release_writer(session: Session) -> None:
     if session.info.pop(_HOLDS_WRITER, False):
         writer: asyncio.Lock = session.info[_WRITER]
         writer.release()
 
 
+@event.listens_for(Session, "after_begin")
+def _note_connection(session: Session, _transaction: SessionTransaction, _connection: Any) -> None:
+    # A session's transaction begins before its first statement (an `add` begins it); only a
+    # transaction on a connection has read anything.
+    session.info[_CONNECTED] = True
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _end_write_turn(session: Session, transaction: SessionTransaction) -> None:
     # Committed or rolled back: the next writer in line may begin.
     if transaction.parent is None:
+        session.info.pop(_CONNECTED, None)
         _release_writer(session)

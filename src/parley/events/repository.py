@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.db.fast import Compiled, Driver, compiled
+from parley.db.session import begin_write
 from parley.models.event import Event, EventTicket
 
 # The PostgreSQL advisory lock that event writers take right before their events (decision 111).
@@ -113,7 +114,9 @@ class EventRepository:
 
         The log is read in its own order, through its primary key (no index on the time):
         events are recorded in nearly the order of their ids, so the old ones are at the start,
-        and a batch holding a newer event ends the purge."""
+        and a batch holding a newer event ends the purge. The batch is read inside the write
+        transaction (decision 009)."""
+        await begin_write(self.session)
         rows = (
             await self.session.execute(
                 select(Event.id, Event.created_at).order_by(Event.id).limit(PURGE_BATCH)

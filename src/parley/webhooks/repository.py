@@ -144,7 +144,9 @@ class DeliveryRepository(Repository[WebhookDelivery]):
         return await self._rowcount(statement)
 
     async def purge_finished_before(self, cutoff: datetime, *, batch: int = 1000) -> int:
-        """Delete up to `batch` finished deliveries created before `cutoff`."""
+        """Delete up to `batch` finished deliveries created before `cutoff` (read inside the
+        write transaction, decision 009)."""
+        await begin_write(self.session)
         ids = select(WebhookDelivery.id).where(
             WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(FINISHED)
         )
