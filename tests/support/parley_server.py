@@ -1,6 +1,7 @@
 """A real `parley serve` in a subprocess, on a spare port, for tests that need the whole
 service: signals, sockets, several workers, a server under faults."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,9 +52,12 @@ class ParleyServer:
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        """SIGKILL the server and its workers: killed alone, the supervisor would leave its
+        workers serving on the inherited socket (the server runs in a process group of its
+        own for this)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
 
 def start_parley(
@@ -95,7 +99,12 @@ def start_parley(
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*prefix, *command], cwd=workdir, env=environment, stdout=log, stderr=subprocess.STDOUT
+            [*prefix, *command],
+            cwd=workdir,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return ParleyServer(process, port, log_path)
 
