@@ -1,7 +1,7 @@
 """Event use cases: the catch-up feed, the live stream, stream tickets, the purge."""
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -80,7 +80,7 @@ class EventService:
         cache: AccessCache,
         heartbeat: float,
         stopping: Callable[[], bool],
-    ) -> AsyncIterator[LiveEvent | None]:
+    ) -> AsyncGenerator[LiveEvent | None, None]:
         """The user's events after `after` as they are committed, oldest first; None when a
         heartbeat is due. Ends when the login session is no longer live, or soon after
         `stopping()` turns true (the server is shutting down).
