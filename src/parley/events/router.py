@@ -1,6 +1,7 @@
 """HTTP routes of the event log: the catch-up feed, stream tickets and the live stream."""
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -135,9 +136,10 @@ async def stream_events(
 
     async def messages() -> AsyncIterator[ServerSentEvent | bytes]:
         yield ServerSentEvent(comment="stream open")  # the head and a first byte, at once
-        async for event in feed:
-            # An event's frame is built once per process and shared by the streams it goes to.
-            yield ServerSentEvent(comment="keep-alive") if event is None else event.frame
+        async with aclosing(feed):  # closed with the response: the stream leaves the feed
+            async for event in feed:
+                # An event's frame is built once per process and shared by the streams it goes to.
+                yield ServerSentEvent(comment="keep-alive") if event is None else event.frame
 
     # On shutdown the stream ends cleanly (its last chunk sent) within the grace period, so a
     # client reconnects (to another worker) with its Last-Event-ID.
