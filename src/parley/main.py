@@ -31,6 +31,7 @@ from parley.core.tokens import TokenCodec
 from parley.db.engine import create_database
 from parley.events import outbox
 from parley.events.bell import Doorbell
+from parley.events.fanout import Fanout
 from parley.events.router import router as events_router
 from parley.events.tickets import ticket_store
 from parley.idempotency.edge import IdempotentRequests
@@ -61,6 +62,7 @@ def build_resources(
     media = LocalMediaStorage(settings.media_dir)
     database = create_database(settings.database_url)
     alone = os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker
+    doorbell = Doorbell(redis_url=settings.redis_url, single_worker=alone)
     return Resources(
         settings=settings,
         database=database,
@@ -76,7 +78,8 @@ def build_resources(
         mailer=mailer,
         media=media,
         access_cache=AccessCache(redis_url=settings.redis_url, single_worker=alone),
-        doorbell=Doorbell(redis_url=settings.redis_url, single_worker=alone),
+        doorbell=doorbell,
+        event_fanout=Fanout(database, doorbell),
         event_tickets=ticket_store(database, settings.redis_url),
         jobs=JobQueue(settings=settings, mailer=mailer, media=media, database=database),
     )
@@ -106,12 +109,14 @@ def create_app(
         await resources.access_cache.start()
         await resources.doorbell.start()
         outbox.listen(resources.database.engine, resources.doorbell.ring)
+        resources.event_fanout.start()
         await resources.jobs.start()
         webhook_dispatcher.start()
         yield
         await webhook_dispatcher.stop()
         await resources.jobs.stop()
         outbox.unlisten(resources.database.engine, resources.doorbell.ring)
+        await resources.event_fanout.stop()
         await resources.doorbell.stop()
         await resources.event_tickets.aclose()
         await resources.access_cache.stop()

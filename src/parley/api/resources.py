@@ -10,6 +10,7 @@ from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.db.engine import Database
 from parley.events.bell import Doorbell
+from parley.events.fanout import Fanout
 from parley.events.tickets import TicketStore
 from parley.jobs.service import JobQueue
 from parley.media.storage import MediaStorage
@@ -26,5 +27,6 @@ class Resources:
     media: MediaStorage
     access_cache: AccessCache
     doorbell: Doorbell
+    event_fanout: Fanout
     event_tickets: TicketStore
     jobs: JobQueue

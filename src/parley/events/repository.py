@@ -45,6 +45,11 @@ class StoredEvent:
     data: str
 
 
+@dataclass(frozen=True, slots=True)
+class OwnedEvent(StoredEvent):
+    user_id: UUID  # whose feed the event is in: the chat session's owner when it was written
+
+
 def _lock_sql(dialect: str) -> str | None:
     if dialect == "postgresql":
         return _LOCK_POSTGRESQL
@@ -100,6 +105,23 @@ class EventRepository:
             query = query.where(Event.session_id == session_id)
         rows = await self.session.execute(query)
         return [StoredEvent(*row) for row in rows]
+
+    async def after(self, after: int, *, limit: int) -> list[OwnedEvent]:
+        """Up to `limit` events of every user after the id `after`, oldest first."""
+        rows = await self.session.execute(
+            select(
+                Event.id, Event.type, Event.created_at, Event.session_id, Event.data, Event.user_id
+            )
+            .where(Event.id > after)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        return [OwnedEvent(*row) for row in rows]
+
+    async def newest_id(self) -> int:
+        """The newest event id of the whole log, 0 when it is empty."""
+        found = await self.session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+        return int(found or 0)
 
     async def last_id(self, user_id: UUID) -> int:
         """The user's newest event id, 0 when none."""

@@ -1,11 +1,11 @@
 """HTTP routes of the event log: the catch-up feed, stream tickets and the live stream."""
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
-import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -17,8 +17,9 @@ from parley.core.schemas import Envelope, Page
 from parley.db.fast import envelope
 from parley.events.dependencies import EventServiceDep, StreamPrincipal
 from parley.events.errors import MalformedEventCursor, MalformedLastEventId
+from parley.events.fanout import Filters, render
 from parley.events.schemas import EventRead, TicketRead
-from parley.events.service import LOGIN_CHECK_S, Filters, parse_types, render
+from parley.events.service import LOGIN_CHECK_S, parse_types
 from parley.events.tickets import TICKET_TTL_S
 from parley.events.types import format_id, parse_id
 
@@ -127,23 +128,18 @@ async def stream_events(
         login_session_id=principal.login_session_id,
         after=after,
         filters=filters,
-        bell=resources.doorbell,
+        fanout=resources.event_fanout,
         cache=resources.access_cache,
         heartbeat=resources.settings.event_stream_heartbeat,
         stopping=shutdown.is_set,
     )
 
-    async def messages() -> AsyncIterator[ServerSentEvent]:
+    async def messages() -> AsyncIterator[ServerSentEvent | bytes]:
         yield ServerSentEvent(comment="stream open")  # the head and a first byte, at once
-        async for event in feed:
-            if event is None:
-                yield ServerSentEvent(comment="keep-alive")
-            else:
-                yield ServerSentEvent(
-                    id=format_id(event.id),
-                    event=event.type,
-                    data=orjson.dumps(render(event)).decode(),
-                )
+        async with aclosing(feed):  # closed with the response: the stream leaves the feed
+            async for event in feed:
+                # An event's frame is built once per process and shared by the streams it goes to.
+                yield ServerSentEvent(comment="keep-alive") if event is None else event.frame
 
     # On shutdown the stream ends cleanly (its last chunk sent) within the grace period, so a
     # client reconnects (to another worker) with its Last-Event-ID.

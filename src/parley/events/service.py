@@ -1,24 +1,19 @@
-"""Event use cases: the catch-up feed, the live stream's reads, stream tickets, the purge."""
+"""Event use cases: the catch-up feed, the live stream, stream tickets, the purge."""
 
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
-
-import orjson
 
 from parley.auth.cache import AccessCache
 from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.db.engine import Database
-from parley.db.fast import utc_json_time
 from parley.db.uow import UnitOfWork
-from parley.events.bell import Doorbell
 from parley.events.errors import UnknownEventTypes
+from parley.events.fanout import Fanout, Filters, LiveEvent, Subscription
 from parley.events.repository import EventRepository, StoredEvent, TicketRepository
-from parley.events.types import EVENT_TYPES, format_id
+from parley.events.types import EVENT_TYPES
 from parley.models.user import User
 
 STREAM_BATCH = 100
@@ -36,23 +31,6 @@ def parse_types(text: str | None) -> frozenset[str] | None:
     if unknown:
         raise UnknownEventTypes(unknown)
     return wanted or None
-
-
-def render(event: StoredEvent) -> dict[str, Any]:
-    """An event as the API shows it; its data is embedded as stored, already JSON."""
-    return {
-        "id": format_id(event.id),
-        "type": event.type,
-        "created_at": utc_json_time(event.created_at),
-        "session_id": str(event.session_id),
-        "data": orjson.Fragment(event.data),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    types: frozenset[str] | None
-    session_id: UUID | None
 
 
 class EventService:
@@ -98,53 +76,73 @@ class EventService:
         login_session_id: UUID,
         after: int,
         filters: Filters,
-        bell: Doorbell,
+        fanout: Fanout,
         cache: AccessCache,
         heartbeat: float,
         stopping: Callable[[], bool],
-    ) -> AsyncIterator[StoredEvent | None]:
+    ) -> AsyncGenerator[LiveEvent | None, None]:
         """The user's events after `after` as they are committed, oldest first; None when a
         heartbeat is due. Ends when the login session is no longer live, or soon after
         `stopping()` turns true (the server is shutting down).
 
-        The log is read when the bell rings and at least every `bell.poll_interval` seconds,
-        so a lost ring delays an event but never loses it."""
-        clock = time.monotonic
-        last_sent = last_check = clock()
-        last_read = float("-inf")
-        rang = True
-        while not stopping():
-            rung = bell.current()  # before reading: a ring during the read is not missed
-            now = clock()
-            if rang or now - last_read >= bell.poll_interval:
-                last_read = now
+        The process's one reader hands the stream its events; a stream that is behind (it
+        starts from an older id, or its buffer overflowed) reads the log itself first."""
+        subscription = fanout.subscribe(user.id, filters)
+        try:
+            clock = time.monotonic
+            last_sent = last_check = clock()
+            behind = True
+            while not stopping() and not subscription.closed:
+                if behind:
+                    async for event in self._catch_up(subscription, after, filters, user=user):
+                        yield event
+                        after = event.id
+                        last_sent = clock()
+                    behind = False
+                for event in subscription.take():
+                    if event.id > after:  # the catch-up may have sent it already
+                        yield event
+                        after = event.id
+                        last_sent = clock()
+                if subscription.overflowed:
+                    fanout.restart(subscription)
+                    behind = True
+                    continue
+                now = clock()
+                if now - last_check >= LOGIN_CHECK_S:
+                    last_check = now
+                    live = await self.login_live(
+                        cache, user_id=user.id, login_session_id=login_session_id
+                    )
+                    if live is None:
+                        return
+                if now - last_sent >= heartbeat:
+                    yield None
+                    last_sent = now
+                wait = min(LOGIN_CHECK_S - (now - last_check), heartbeat - (now - last_sent))
+                await subscription.wait(max(wait, 0.05))
+        finally:
+            fanout.unsubscribe(subscription)
+
+    async def _catch_up(
+        self, subscription: Subscription, after: int, filters: Filters, *, user: User
+    ) -> AsyncIterator[LiveEvent]:
+        """The user's events after `after` from the log, up to where the subscription's buffer
+        starts: read until none are left, in reads begun once that start was known."""
+        while True:
+            known = subscription.start is not None
+            more = True
+            while more:
                 rows, more = await self.page(
                     user=user, after=after, limit=STREAM_BATCH, filters=filters
                 )
                 for row in rows:
-                    yield row
+                    yield LiveEvent.of(row)
                 if rows:
                     after = rows[-1].id
-                    last_sent = clock()
-                if more:
-                    continue
-            now = clock()
-            if now - last_check >= LOGIN_CHECK_S:
-                last_check = now
-                live = await self.login_live(
-                    cache, user_id=user.id, login_session_id=login_session_id
-                )
-                if live is None:
-                    return
-            if now - last_sent >= heartbeat:
-                yield None
-                last_sent = now
-            wait = min(
-                bell.poll_interval - (now - last_read),
-                LOGIN_CHECK_S - (now - last_check),
-                heartbeat - (now - last_sent),
-            )
-            rang = await bell.wait(rung, max(wait, 0.05))
+            if known or subscription.closed:
+                return
+            await subscription.wait(LOGIN_CHECK_S)
 
 
 async def purge_expired(database: Database, *, retention: timedelta | int) -> int:
