@@ -17,6 +17,7 @@ from uuid import UUID
 
 import orjson
 import structlog
+from sse_starlette import ServerSentEvent
 
 from parley.db.engine import Database
 from parley.db.fast import utc_json_time
@@ -65,12 +66,9 @@ class LiveEvent:
 
     @classmethod
     def of(cls, event: StoredEvent) -> "LiveEvent":
-        body = orjson.dumps(render(event))
-        frame = b"id: %s\r\nevent: %s\r\ndata: %s\r\n\r\n" % (
-            format_id(event.id).encode(),
-            event.type.encode(),
-            body,
-        )
+        frame = ServerSentEvent(
+            id=format_id(event.id), event=event.type, data=orjson.dumps(render(event)).decode()
+        ).encode()
         return cls(event.id, event.type, frame)
 
 
