@@ -5,20 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from parley.core.config import Settings
 from parley.main import create_app
 from tests.conftest import TEST_SECRET, RecordingMailer, make_client
+from tests.support.parley_server import SQLITE_PASS_ONLY
 
 PARLEY = [sys.executable, "-m", "parley.cli"]
 ADMIN = "root@example.com"
 PASSPHRASE = "an admin passphrase"
 
-# These start processes on SQLite files of their own; once per CI run is enough.
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PARLEY_TEST_DATABASE_URL")), reason="runs in the SQLite pass only"
-)
+pytestmark = SQLITE_PASS_ONLY
 
 
 def _run(

@@ -18,10 +18,11 @@ from tests.integration.test_event_stream import (
     post,
     sign_up,
 )
-from tests.support.parley_server import ParleyServer, running_parley
+from tests.support.parley_server import SQLITE_PASS_ONLY, ParleyServer, running_parley
 from tests.support.servers import Redis, own_redis
 
 pytestmark = [
+    SQLITE_PASS_ONLY,
     pytest.mark.slow,
     pytest.mark.redis,
     pytest.mark.skipif(not PARLEY.exists(), reason="the parley command is not installed"),

@@ -22,10 +22,17 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
 
 from tests.conftest import PASSWORD
-from tests.support.parley_server import PARLEY, ParleyServer, running_parley, start_parley
+from tests.support.parley_server import (
+    PARLEY,
+    SQLITE_PASS_ONLY,
+    ParleyServer,
+    running_parley,
+    start_parley,
+)
 from tests.support.servers import Redis, own_redis
 
 pytestmark = [
+    SQLITE_PASS_ONLY,
     pytest.mark.slow,
     pytest.mark.redis,
     pytest.mark.skipif(not PARLEY.exists(), reason="the parley command is not installed"),

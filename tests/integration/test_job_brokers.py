@@ -15,7 +15,12 @@ import pytest
 
 from parley.core.ids import new_id
 from tests.conftest import PASSWORD
-from tests.support.parley_server import ParleyServer, ask_for_reset_mail, running_parley
+from tests.support.parley_server import (
+    SQLITE_PASS_ONLY,
+    ParleyServer,
+    ask_for_reset_mail,
+    running_parley,
+)
 from tests.support.parley_worker import ParleyWorker, start_worker
 from tests.support.polling import eventually
 from tests.support.servers import own_redis, spare_port
@@ -27,7 +32,7 @@ BROKERS = {
     "nats": "nats://127.0.0.1:4222",
 }
 API = "/api/v1"
-pytestmark = pytest.mark.slow
+pytestmark = [SQLITE_PASS_ONLY, pytest.mark.slow]
 
 
 async def _forgot(server: ParleyServer) -> str:

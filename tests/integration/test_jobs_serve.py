@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.support.parley_server import (
+    SQLITE_PASS_ONLY,
     ParleyServer,
     ask_for_reset_mail,
     running_parley,
@@ -17,7 +18,7 @@ from tests.support.polling import eventually
 from tests.support.smtp_relay import SmtpServer, reset_mails, smtp_server
 
 API = "/api/v1"
-pytestmark = pytest.mark.slow
+pytestmark = [SQLITE_PASS_ONLY, pytest.mark.slow]
 
 
 async def _forgot(server: ParleyServer) -> str:

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.parley_server import PARLEY, ParleyServer, running_parley
+from tests.support.parley_server import PARLEY, SQLITE_PASS_ONLY, ParleyServer, running_parley
 
 pytestmark = [
+    SQLITE_PASS_ONLY,
     pytest.mark.slow,
     pytest.mark.skipif(not PARLEY.exists(), reason="the parley command is not installed"),
 ]

@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.servers import spare_port
 
 PARLEY = Path(sys.executable).parent / "parley"
 JWT_SECRET = "serve-test-" + "s" * 40
+
+# Tests that start processes on SQLite files of their own do the same work whatever database
+# the pass is for: once per CI run, in the SQLite pass, is enough.
+SQLITE_PASS_ONLY = pytest.mark.skipif(
+    bool(os.environ.get("PARLEY_TEST_DATABASE_URL")),
+    reason="runs its own processes on SQLite: in the SQLite pass only",
+)
 
 
 @dataclass
