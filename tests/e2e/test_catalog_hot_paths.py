@@ -7,7 +7,6 @@ from uuid import UUID
 import httpx
 from fastapi import FastAPI
 
-from parley.api.errors import error_response
 from parley.catalog.errors import SellerNotFound, VendorNotFound
 from parley.catalog.repository import SellerPosition
 from parley.catalog.schemas import SellerRead, VendorRead
@@ -16,6 +15,7 @@ from parley.chats.errors import ChatSessionNotFound
 from parley.core.cursors import InvalidCursor, cursor_uuid, list_scope
 from parley.core.schemas import Envelope, Page
 from parley.db.uow import UnitOfWork
+from parley.http.errors import error_response
 from parley.models.user import User
 from tests.conftest import Account, assert_error
 from tests.e2e.catalog_helpers import API, create_seller, create_vendor, new_chat_session

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from parley.api.errors import error_response
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
 from parley.chats.schemas import ChatSessionRead, MessageRead
 from parley.chats.service import ChatService
 from parley.core.cursors import InvalidCursor
 from parley.core.schemas import Envelope, Page
 from parley.db.uow import UnitOfWork
+from parley.http.errors import error_response
 from parley.media.service import MediaService
 from parley.models.user import User
 from tests.conftest import Account, assert_error, sign_up

@@ -1,22 +1,14 @@
 """HTTP routes of /api/v1/auth: sign-up, tokens, login sessions and passwords."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from parley.api.deps import (
-    CurrentPrincipal,
-    DbSession,
-    PageDep,
-    ResourcesDep,
-    client_ip,
-)
+from parley.api.deps import CurrentPrincipal, PageDep, ResourcesDep, client_ip
 from parley.api.openapi import answers, errors, oauth2_errors
-from parley.api.resources import Resources
-from parley.auth.hot_paths import AuthHotPaths
+from parley.auth.dependencies import AuthServiceDep, RegistrationServiceDep, hot_paths
 from parley.auth.schemas import (
     LoginRequest,
     LoginSessionRead,
@@ -30,34 +22,13 @@ from parley.auth.schemas import (
     TokenPair,
     TokenRequest,
 )
-from parley.auth.service import (
-    AuthService,
-    ClientInfo,
-    IssuedTokens,
-    MfaRequired,
-    SecondStepRequired,
-)
+from parley.auth.service import ClientInfo, IssuedTokens, MfaRequired, SecondStepRequired
 from parley.core.cursors import list_scope
 from parley.core.errors import ParleyError
 from parley.core.schemas import Envelope, Page
-from parley.db.uow import UnitOfWork
 from parley.users.schemas import UserCreate, UserRead
-from parley.users.service import UserService
 
 router = APIRouter()
-
-
-async def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthService:
-    return AuthService(
-        UnitOfWork(db),
-        settings=resources.settings,
-        tokens=resources.tokens,
-        login_failures=resources.login_failures,
-        cache=resources.access_cache,
-    )
-
-
-AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 def _client(request: Request) -> ClientInfo:
@@ -65,9 +36,8 @@ def _client(request: Request) -> ClientInfo:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
-async def register(data: UserCreate, db: DbSession, resources: ResourcesDep) -> Envelope[UserRead]:
+async def register(data: UserCreate, users: RegistrationServiceDep) -> Envelope[UserRead]:
     """Create an account. 409 when the email, username or phone number is taken."""
-    users = UserService(UnitOfWork(db), settings=resources.settings, mail_verification=True)
     user = await users.register(data)
     return Envelope(message="Account created", data=UserRead.model_validate(user))
 
@@ -179,15 +149,8 @@ def _oauth2_error(
 @answers(503)  # it opens the database itself, as the session dependency would
 async def refresh(data: RefreshRequest, request: Request) -> Response:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
-    resources: Resources = request.app.state.resources
-    hot_paths = AuthHotPaths(
-        resources.database,
-        tokens=resources.tokens,
-        cache=resources.access_cache,
-        refresh_expires_in=resources.settings.refresh_token_expires_in,
-    )
     # Bytes written from the rows; the response_model still documents them.
-    body = await hot_paths.refresh(data.refresh_token)
+    body = await hot_paths(request).refresh(data.refresh_token)
     return Response(body, media_type="application/json")
 
 

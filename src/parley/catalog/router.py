@@ -3,12 +3,11 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from parley.api.deps import CurrentUser, DbSession, PageDep
+from parley.api.deps import CurrentUser, PageDep
 from parley.api.openapi import created_links, errors
-from parley.api.resources import Resources
-from parley.catalog.hot_paths import CatalogHotPaths
+from parley.catalog.dependencies import SellerServiceDep, VendorServiceDep, hot_paths
 from parley.catalog.schemas import (
     SellerCreate,
     SellerRead,
@@ -17,23 +16,11 @@ from parley.catalog.schemas import (
     VendorRead,
     VendorUpdate,
 )
-from parley.catalog.service import SellerService, VendorService
 from parley.core.schemas import Envelope, Page, SearchQuery
-from parley.db.uow import UnitOfWork
 
 router = APIRouter()
 
 
-async def vendor_service(db: DbSession) -> VendorService:
-    return VendorService(UnitOfWork(db))
-
-
-async def seller_service(db: DbSession) -> SellerService:
-    return SellerService(UnitOfWork(db))
-
-
-VendorServiceDep = Annotated[VendorService, Depends(vendor_service)]
-SellerServiceDep = Annotated[SellerService, Depends(seller_service)]
 VendorQuery = Annotated[
     SearchQuery | None, Query(description="Name or phone number contains (case-insensitive)")
 ]
@@ -41,13 +28,6 @@ SellerQuery = Annotated[
     SearchQuery | None,
     Query(description="Name, product, description or benefits contain (case-insensitive)"),
 ]
-
-
-def _hot_paths(request: Request) -> CatalogHotPaths:
-    """The lean reads; their routes resolve only the caller and the parameters (no session or
-    service dependencies: each costs a resolution on every request)."""
-    resources: Resources = request.app.state.resources
-    return CatalogHotPaths(resources.database, resources.cursors)
 
 
 def _json(body: bytes) -> Response:
@@ -92,7 +72,7 @@ async def get_session_vendor(
     chat_session_id: UUID, request: Request, user: CurrentUser
 ) -> Response:
     """Return the vendor of a chat session; 404 when it has none."""
-    return _json(await _hot_paths(request).get_session_vendor(chat_session_id, viewer=user))
+    return _json(await hot_paths(request).get_session_vendor(chat_session_id, viewer=user))
 
 
 @router.patch("/sessions/{chat_session_id}/vendor", responses=errors(403, 404))
@@ -118,7 +98,7 @@ async def list_vendors(
     request: Request, user: CurrentUser, page: PageDep, q: VendorQuery = None
 ) -> Response:
     """List the caller's vendors across chat sessions, newest first (admins: everyone's)."""
-    body = await _hot_paths(request).list_vendors(
+    body = await hot_paths(request).list_vendors(
         viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
     return _json(body)
@@ -172,7 +152,7 @@ async def list_session_sellers(
     q: SellerQuery = None,
 ) -> Response:
     """List a chat session's sellers, newest first (best matches first when `q` is given)."""
-    body = await _hot_paths(request).list_session_sellers(
+    body = await hot_paths(request).list_session_sellers(
         chat_session_id, viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
     return _json(body)
@@ -187,7 +167,7 @@ async def search_sellers(
     With `q`, name matches come first, then product matches, then description or benefits
     matches; newest first within each.
     """
-    body = await _hot_paths(request).search_sellers(
+    body = await hot_paths(request).search_sellers(
         viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
     return _json(body)
@@ -196,7 +176,7 @@ async def search_sellers(
 @router.get("/sellers/{seller_id}", response_model=Envelope[SellerRead], responses=errors(404))
 async def get_seller(seller_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Return one seller."""
-    return _json(await _hot_paths(request).get_seller(seller_id, viewer=user))
+    return _json(await hot_paths(request).get_seller(seller_id, viewer=user))
 
 
 @router.patch("/sellers/{seller_id}", responses=errors(403, 404, 409))

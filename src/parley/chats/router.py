@@ -4,15 +4,13 @@ import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.api.deps import CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.deps import CurrentUser, PageDep
 from parley.api.openapi import created_links, errors
-from parley.api.resources import Resources
+from parley.chats.dependencies import ChatServiceDep, hot_paths, opened_chat_service, resources_of
 from parley.chats.errors import UnsupportedMessageBody, invalid_body
-from parley.chats.hot_paths import ChatHotPaths
 from parley.chats.schemas import (
     ChatSessionCreate,
     ChatSessionRead,
@@ -21,13 +19,10 @@ from parley.chats.schemas import (
     MessageCreate,
     MessageRead,
 )
-from parley.chats.service import ChatService
 from parley.core.config import Settings
 from parley.core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from parley.core.schemas import Envelope, Page, SearchQuery
-from parley.db.uow import UnitOfWork
 from parley.media.multipart import MultipartUpload
-from parley.media.service import MediaService
 
 # Room for the multipart framing and the text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
@@ -35,34 +30,11 @@ MULTIPART_OVERHEAD_BYTES = 256 * 1024
 router = APIRouter()
 
 
-def chat_service(db: AsyncSession, resources: Resources) -> ChatService:
-    uow = UnitOfWork(db)
-    media = MediaService(uow, storage=resources.media, max_bytes=resources.settings.media_max_bytes)
-    return ChatService(uow, cursors=resources.cursors, media=media)
-
-
-async def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
-    return chat_service(db, resources)
-
-
-def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-def _hot_paths(request: Request) -> ChatHotPaths:
-    """The lean use cases; their routes resolve only the caller and the parameters (no
-    session or service dependencies: each costs a resolution on every request)."""
-    resources = _resources(request)
-    return ChatHotPaths(resources.database, resources.cursors)
-
-
 def _json(body: bytes, status_code: int = status.HTTP_200_OK) -> Response:
     # Bytes written from the rows; the route's response_model still documents them.
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 Query_q = Annotated[SearchQuery | None, Query(description="Case-insensitive text to look for")]
 
 
@@ -96,7 +68,7 @@ async def list_sessions(
     request: Request, user: CurrentUser, page: PageDep, q: Query_q = None
 ) -> Response:
     """List the caller's chat sessions, most recently active first; `q` searches titles."""
-    body = await _hot_paths(request).list_sessions(
+    body = await hot_paths(request).list_sessions(
         owner=user, limit=page.limit, cursor=page.cursor, q=q
     )
     return _json(body)
@@ -109,7 +81,7 @@ async def list_sessions(
 )
 async def get_session(chat_session_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Read a chat session (owner or admin)."""
-    return _json(await _hot_paths(request).get_session(chat_session_id, viewer=user))
+    return _json(await hot_paths(request).get_session(chat_session_id, viewer=user))
 
 
 @router.patch("/sessions/{chat_session_id}", responses=errors(403, 404))
@@ -136,20 +108,19 @@ async def post_message(chat_session_id: UUID, request: Request, user: CurrentUse
     The file's type is read from its bytes: JPEG, PNG, WebP, GIF, OGG, MP3, M4A/AAC, MP4, PDF;
     anything else is 415, a file over MEDIA_MAX_BYTES 413.
     """
-    resources = _resources(request)
+    resources = resources_of(request)
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
         data = _text_message(await _read_json(request, resources.settings.max_body_bytes))
-        body = await _hot_paths(request).post_text_message(chat_session_id, author=user, data=data)
+        body = await hot_paths(request).post_text_message(chat_session_id, author=user, data=data)
         return _json(body, status.HTTP_201_CREATED)
     if media_type != "multipart/form-data":
         raise UnsupportedMessageBody
     upload = MultipartUpload(
         request.stream(), content_type, text_fields=MediaMessageFields.model_fields
     )
-    async with resources.database.sessions() as db:
-        chats = chat_service(db, resources)
+    async with opened_chat_service(resources) as chats:
         message = await chats.post_media_message(chat_session_id, author=user, upload=upload)
     posted = Envelope[MessageRead](
         message="Message posted", data=MessageRead.model_validate(message)
@@ -198,7 +169,7 @@ async def list_messages(
     ] = "asc",
 ) -> Response:
     """List a chat session's messages in posting order; `q` searches their text."""
-    body = await _hot_paths(request).list_messages(
+    body = await hot_paths(request).list_messages(
         chat_session_id,
         viewer=user,
         limit=page.limit,

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.api.errors import error_response
 from parley.core.errors import FieldError, ParleyError
 from parley.core.tokens import InvalidToken, TokenCodec
+from parley.http.errors import error_response
 from parley.idempotency.errors import InvalidIdempotencyKey
 from parley.idempotency.service import Claim, IdempotencyService, StoredAnswer
 

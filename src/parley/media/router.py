@@ -1,17 +1,15 @@
 """HTTP routes of media downloads."""
 
-from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from parley.api.deps import CurrentUser, DbSession, ResourcesDep
+from parley.api.deps import CurrentUser
 from parley.api.openapi import errors
-from parley.db.uow import UnitOfWork
+from parley.media.dependencies import MediaServiceDep
 from parley.media.detect import _ACCEPTED
-from parley.media.service import MediaService
 
 router = APIRouter()
 
@@ -20,15 +18,6 @@ _ATTR_CHARS = "!#$&+-.^_`|~"
 _BINARY = {"type": "string", "format": "binary"}
 # What a download can be: the types the upload detector accepts.
 MEDIA_TYPES = frozenset(_ACCEPTED)
-
-
-async def get_media_service(db: DbSession, resources: ResourcesDep) -> MediaService:
-    return MediaService(
-        UnitOfWork(db), storage=resources.media, max_bytes=resources.settings.media_max_bytes
-    )
-
-
-MediaServiceDep = Annotated[MediaService, Depends(get_media_service)]
 
 
 def content_disposition(filename: str) -> str:

@@ -11,8 +11,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from parley.api.errors import error_response
 from parley.core.errors import BadRequest
+from parley.http.errors import error_response
 
 log = structlog.get_logger("parley.cors")
 

@@ -18,11 +18,11 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.api.errors import error_response, internal_error_response
 from parley.core.errors import PayloadTooLarge, RateLimited
 from parley.core.ratelimit import Limiter
 from parley.core.request_context import RequestContext, enter_request, leave_request
 from parley.core.tokens import TokenCodec
+from parley.http.errors import error_response, internal_error_response
 from parley.idempotency.edge import HEADER as IDEMPOTENCY_KEY
 from parley.idempotency.edge import IdempotentRequests
 from parley.middleware.access_log import record

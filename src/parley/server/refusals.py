@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from parley.api.errors import envelope
 from parley.core.errors import ParleyError, Unavailable
+from parley.http.errors import envelope
 from parley.middleware.security_headers import API_CSP, HSTS
 
 # A client turned away for capacity may come back this soon.

@@ -3,30 +3,17 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from parley.api.deps import AdminUser, CurrentUser, DbSession, PageDep, ResourcesDep
+from parley.api.deps import AdminUser, CurrentUser, PageDep, ResourcesDep
 from parley.api.openapi import errors
 from parley.core.cursors import list_scope
 from parley.core.schemas import Envelope, Page, SearchQuery
-from parley.db.uow import UnitOfWork
+from parley.users.dependencies import UserServiceDep
 from parley.users.hot_paths import me_response
 from parley.users.schemas import PasswordConfirmation, UserRead, UserUpdateAdmin, UserUpdateMe
-from parley.users.service import UserService
 
 router = APIRouter()
-
-
-async def get_user_service(db: DbSession, resources: ResourcesDep) -> UserService:
-    return UserService(
-        UnitOfWork(db),
-        settings=resources.settings,
-        cache=resources.access_cache,
-        mail_verification=True,
-    )
-
-
-UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
 @router.get("/me", response_model=Envelope[UserRead])

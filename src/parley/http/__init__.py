@@ -1,0 +1,1 @@
+"""What the edge and the API both answer with: the error envelope, rendered."""
