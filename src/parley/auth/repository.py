@@ -14,6 +14,7 @@ from parley.core.ids import new_id
 from parley.core.request_context import current_request
 from parley.db.fast import Driver, Row, compiled
 from parley.db.repository import Repository
+from parley.db.session import begin_write
 from parley.db.types import UTCDateTime
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
@@ -75,7 +76,9 @@ class LoginSessionRepository(Repository[LoginSession]):
     async def revoke_all(
         self, user_id: UUID, *, now: datetime, keep: UUID | None = None
     ) -> list[UUID]:
-        """Revoke every live login session of the user (but `keep`); return the ids revoked."""
+        """Revoke every live login session of the user (but `keep`); return the ids revoked.
+        The ids are read inside the write transaction (decision 009)."""
+        await begin_write(self.session)
         query = select(LoginSession.id).where(
             LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
         )
