@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -13,8 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from parley.core.clock import utcnow
+from parley.db.uow import UnitOfWork
 from parley.models.webhook import Webhook, WebhookDelivery
-from parley.webhooks import network
+from parley.webhooks import network, scheduling
 from tests.conftest import Account, assert_error, make_admin, make_client, sign_up
 from tests.e2e.chat_helpers import new_session, post_text
 from tests.support.webhook_receiver import (
@@ -273,6 +275,39 @@ async def test_a_manual_retry_during_an_attempt_in_flight_is_made_after_it(
 
         await eventually(both_made)
         assert [r.headers["webhook-id"] for r in receiver.received] == [delivery["event_id"]] * 2
+
+
+async def test_an_attempt_whose_runner_died_in_flight_is_taken_over_after_the_flight(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, receiver: Receiver
+) -> None:
+    hook = await create_webhook(client, alice, receiver.url(), ["session.created"])
+    receiver.script(500)
+    await new_session(client, alice)
+    [first] = await settled(client, alice, hook["id"])  # attempt 1 failed; 2 is due in 1 s
+    # Attempt 2 as a runner that died mid-flight leaves it (the process SIGKILLed after its
+    # claim), and the rerun of its job comes before the flight's end.
+    async with app.state.resources.database.sessions() as db:
+        uow = UnitOfWork(db)
+        await db.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == UUID(first["id"]))
+            .values(
+                status="retrying",
+                attempts=2,
+                next_attempt_at=None,
+                in_flight_until=utcnow() + timedelta(seconds=3),
+            )
+        )
+        scheduling.schedule_attempt(uow, UUID(first["id"]), attempt=2, delay=None)
+        await uow.commit()
+
+    async def delivered() -> bool:
+        [delivery] = await deliveries(client, alice, hook["id"])
+        return delivery["status"] == "succeeded"
+
+    await eventually(delivered)
+    [delivery] = await deliveries(client, alice, hook["id"])
+    assert delivery["attempts"] == 2 and delivery["last_status_code"] == 200
 
 
 async def test_a_test_ping_reaches_only_the_tested_webhook(

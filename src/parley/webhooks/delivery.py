@@ -6,7 +6,8 @@ for that attempt, so a job run twice (at-least-once), a manual retry racing a sc
 or a job of a deleted webhook do nothing. A manual retry while an attempt is in flight is
 kept: when the attempt in flight ends, the retry's attempt follows at once.
 An attempt marks its delivery in flight for its
-timeout and a minute more: a job run again after a crash mid-attempt takes over only then.
+timeout and a minute more: a job run again after a crash mid-attempt waits until then, and
+takes the attempt over if it has not ended.
 Each transaction locks one row (the delivery, or the webhook), never two.
 """
 
@@ -58,10 +59,20 @@ class _Claim:
     secrets: list[str]
 
 
+class InFlightElsewhere(Exception):
+    """This attempt is in flight in another run of its job, which may have died: run again
+    once that flight must have ended (`until`), to take the attempt over if it has not."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("the attempt is in flight elsewhere")
+        self.until = until
+
+
 async def attempt_delivery(
     database: Database, settings: Settings, *, delivery_id: UUID, attempt: int
 ) -> None:
-    """Make attempt number `attempt` of a delivery, if it still waits for it."""
+    """Make attempt number `attempt` of a delivery, if it still waits for it; raise
+    InFlightElsewhere while another run of the same attempt may still be making it."""
     claim = await _claim(database, settings, delivery_id, attempt)
     if claim is None:
         return
@@ -85,7 +96,12 @@ async def _claim(
             deliveries = DeliveryRepository(db)
             delivery = await deliveries.get_locked(delivery_id)
             now = utcnow()
-            if delivery is None or not _waits_for(delivery, attempt, now):
+            if delivery is None:
+                return None
+            if _in_flight(delivery, attempt, now):
+                assert delivery.in_flight_until is not None
+                raise InFlightElsewhere(delivery.in_flight_until)
+            if not _waits_for(delivery, attempt, now):
                 return None
             webhook = await WebhookRepository(db).get(delivery.webhook_id)
             if webhook is None:
@@ -112,6 +128,16 @@ async def _claim(
             )  # fmt: skip
             await uow.commit()
     return claim
+
+
+def _in_flight(delivery: WebhookDelivery, attempt: int, now: datetime) -> bool:
+    """Attempt `attempt` is being made by a holder that may still be alive."""
+    return (
+        delivery.status in _WAITING
+        and delivery.attempts == attempt
+        and delivery.in_flight_until is not None
+        and delivery.in_flight_until >= now
+    )
 
 
 def _waits_for(delivery: WebhookDelivery, attempt: int, now: datetime) -> bool:

@@ -8,8 +8,8 @@ import structlog
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.db.uow import UnitOfWork
-from parley.jobs import JobContext, Payload, every_purge_interval, job, periodic
-from parley.webhooks.delivery import attempt_delivery
+from parley.jobs import JobContext, Payload, RetryJob, every_purge_interval, job, periodic
+from parley.webhooks.delivery import InFlightElsewhere, attempt_delivery
 from parley.webhooks.dispatch import dispatch_events
 from parley.webhooks.repository import DeliveryRepository
 from parley.webhooks.scheduling import DELIVER_JOB
@@ -19,6 +19,8 @@ log = structlog.get_logger("parley.jobs")
 # The doorbell dispatches this process's events at once; this catches the rest (events other
 # processes committed while their dispatcher was away) within seconds.
 DISPATCH_INTERVAL_S = 5
+# A job that found its attempt in flight elsewhere looks again this long after that flight's end.
+IN_FLIGHT_RECHECK = timedelta(seconds=1)
 
 
 def _every_dispatch_interval(_settings: Settings) -> int:
@@ -27,13 +29,19 @@ def _every_dispatch_interval(_settings: Settings) -> int:
 
 @job(DELIVER_JOB, max_attempts=20, backoff=timedelta(seconds=5))
 async def deliver(ctx: JobContext, payload: Payload) -> None:
-    """Make one attempt of a delivery; its outcome schedules the next (a rerun does nothing)."""
-    await attempt_delivery(
-        ctx.database,
-        ctx.settings,
-        delivery_id=UUID(str(payload["delivery_id"])),
-        attempt=int(payload["attempt"]),
-    )
+    """Make one attempt of a delivery; its outcome schedules the next (a rerun does nothing,
+    unless it finds the attempt in flight in a run that may have died: then it runs again
+    once that flight must have ended)."""
+    try:
+        await attempt_delivery(
+            ctx.database,
+            ctx.settings,
+            delivery_id=UUID(str(payload["delivery_id"])),
+            attempt=int(payload["attempt"]),
+        )
+    except InFlightElsewhere as busy:
+        wait = busy.until - utcnow() + IN_FLIGHT_RECHECK
+        raise RetryJob(max(wait, IN_FLIGHT_RECHECK), "attempt in flight elsewhere") from None
 
 
 @periodic("webhooks.dispatch", every=_every_dispatch_interval)
