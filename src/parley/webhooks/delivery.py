@@ -4,10 +4,9 @@ and schedules the next attempt, in that order (decision 153).
 A job carries the number of the attempt it makes. It runs only if the delivery still waits
 for that attempt, so a job run twice (at-least-once), a manual retry racing a scheduled one,
 or a job of a deleted webhook do nothing. A manual retry while an attempt is in flight is
-kept: when the attempt in flight ends, the retry's attempt follows at once.
-An attempt marks its delivery in flight for its
-timeout and a minute more: a job run again after a crash mid-attempt waits until then, and
-takes the attempt over if it has not ended.
+kept: when the attempt in flight ends, the retry's attempt follows at once. An attempt marks
+its delivery in flight for its timeout and a minute more: a job run again after a crash
+mid-attempt waits until then, and takes the attempt over if it has not ended.
 Each transaction locks one row (the delivery, or the webhook), never two.
 """
 
