@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import asyncmy.errors
-import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import ClauseElement, Dialect
 from sqlalchemy import exc as sa_exc
@@ -75,7 +73,8 @@ class Driver:
     read columns back. Subclasses follow how each database stores UUIDs and timestamps.
     """
 
-    # The driver's errors of a closed or broken connection, which SQLAlchemy would have wrapped.
+    # The driver's errors of a closed or broken connection, which SQLAlchemy would have wrapped
+    # (set by `driver()` on first use: a process imports only its own database's driver).
     interface_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
@@ -137,8 +136,6 @@ class SqliteDriver(Driver):
 class PostgresDriver(Driver):
     """asyncpg: native UUIDs and timezone-aware timestamps."""
 
-    interface_errors = (asyncpg.InterfaceError,)
-
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         rows: list[Row] = await self.connection.fetch(sql, *args)
         return rows
@@ -164,8 +161,6 @@ class MysqlDriver(Driver):
     """asyncmy: naive UTC DATETIME(6); UUIDs native on MariaDB (text with dashes), else 32 hex
     digits."""
 
-    interface_errors = (asyncmy.errors.InterfaceError,)
-
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         super().__init__(connection, dialect)
         self.native_uuid = bool(dialect.supports_native_uuid)
@@ -190,6 +185,21 @@ _DRIVERS: dict[str, type[Driver]] = {
     "mysql": MysqlDriver,
     "mariadb": MysqlDriver,
 }
+_armed: set[type[Driver]] = set()
+
+
+def _arm(cls: type[Driver]) -> None:
+    """Give the driver class its interface errors, importing its module now that it is in use
+    (asyncmy alone weighs ~11 MB a SQLite process never needs)."""
+    if cls is PostgresDriver:
+        import asyncpg  # type: ignore[import-untyped]
+
+        cls.interface_errors = (asyncpg.InterfaceError,)
+    elif cls is MysqlDriver:
+        import asyncmy.errors
+
+        cls.interface_errors = (asyncmy.errors.InterfaceError,)
+    _armed.add(cls)
 
 
 async def driver(session: AsyncSession) -> tuple[Driver, Dialect]:
@@ -197,7 +207,10 @@ async def driver(session: AsyncSession) -> tuple[Driver, Dialect]:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     dialect = connection.dialect
-    return _DRIVERS[dialect.name](raw.driver_connection, dialect), dialect
+    cls = _DRIVERS[dialect.name]
+    if cls not in _armed:
+        _arm(cls)
+    return cls(raw.driver_connection, dialect), dialect
 
 
 def envelope(message: str, data: Any) -> bytes:

@@ -11,21 +11,23 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
-from taskiq import AsyncBroker
 
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.mail import Mailer
 from parley.db.engine import Database, create_database, create_sibling
-from parley.jobs.broker import create_broker, job_task
 from parley.jobs.outbox import add_waker, enqueue, remove_waker
 from parley.jobs.registry import load_jobs, periodic_jobs
 from parley.jobs.repository import SENT
 from parley.jobs.runner import JobRunner, new_token, warn_of
 from parley.media.storage import MediaStorage
 from parley.ops.metrics import JOB_QUEUE_DEPTH
+
+if TYPE_CHECKING:
+    from taskiq import AsyncBroker
 
 log = structlog.get_logger("parley.jobs")
 
@@ -82,6 +84,10 @@ class JobQueue:
         if self.embedded:
             self._spawn(self._run_forever)
         else:
+            # Imported here: taskiq and its brokers' clients weigh ~10 MB a process that runs
+            # jobs itself never needs.
+            from parley.jobs.broker import create_broker, job_task
+
             self.broker = create_broker(self.settings)
             self.broker.is_worker_process = worker
             self._task = job_task(self.broker, self.runner.run_delivered)
