@@ -1,7 +1,7 @@
 // Signing in (with the two-factor step), devices, two-factor setup, API keys and the audit log.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, login, logout, verifyMfa } from "./api.js";
+import { api, forget, login, verifyMfa } from "./api.js";
 import { ErrorBox, Field, ListFooter, Notice, Secret, Select, Title, html, useAction, usePagedList, when } from "./ui.js";
 
 export function SignInPage({ reason }) {
@@ -56,7 +56,8 @@ export function DevicesPage() {
     if (!confirm(question)) return;
     action.run(async () => {
       await api("DELETE", `/auth/sessions/${device.id}`);
-      if (device.current) await logout().catch(() => {});
+      // The server has ended this login session: nothing is left to sign out of.
+      if (device.current) forget("You revoked this device, so it is signed out.");
       else list.setItems((items) => items.filter((d) => d.id !== device.id));
     });
   };
@@ -64,7 +65,8 @@ export function DevicesPage() {
     if (!confirm("Sign out on every device, this one included?")) return;
     action.run(async () => {
       await api("POST", "/auth/logout-all");
-      await logout().catch(() => {});
+      // Every login session has ended on the server, this one included.
+      forget("You signed out on every device, this one included.");
     });
   };
   return html`

@@ -2,7 +2,7 @@
 // (messages, text, uploads with progress, media shown from blob: URLs, live updates).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, api, describeError, mediaUrl, publishedPaths, upload } from "./api.js";
+import { ApiError, api, checkSignIn, describeError, mediaUrl, publishedPaths, upload } from "./api.js";
 import { ErrorBox, Field, ListFooter, Title, html, useAction, usePagedList, when } from "./ui.js";
 
 export function SessionsPage() {
@@ -136,6 +136,10 @@ function useLiveMessages(sessionId, onMessage) {
           // stream that cannot open (the session is gone) still shows why.
           source.close();
           setMode("connecting");
+          // The server also closes the stream when its login session is revoked: one call
+          // finds out at once, a 401 sending the page back to sign-in with the reason. Other
+          // failures are met, and shown, by the reconnection and the read below.
+          checkSignIn().catch(() => {});
           if (!stopped) timer = setTimeout(() => {
             stream();
             latest();
@@ -146,7 +150,9 @@ function useLiveMessages(sessionId, onMessage) {
         if (!stopped) timer = setTimeout(stream, 3000);
       }
     };
-    publishedPaths().then((paths) => {
+    // Without the list of features (its failure is shown by the menu) the poll, which every
+    // server answers, keeps the conversation up to date.
+    publishedPaths().catch(() => new Set()).then((paths) => {
       if (stopped) return;
       if (paths.has("/api/v1/events/ticket") && paths.has("/api/v1/events/stream")) {
         setMode("connecting");

@@ -114,6 +114,7 @@ export function ListFooter({ list, label = "items" }) {
     ${list.loading && html`<p class="muted" role="status">Loading…</p>`}
     ${!list.loading && !list.error && list.items.length === 0 && html`<p class="muted">No ${label}.</p>`}
     ${list.more && html`<button type="button" class="secondary" onClick=${list.more}>Load more</button>`}
+    ${list.error && !list.more && !list.loading && html`<button type="button" class="secondary" onClick=${list.reload}>Try again</button>`}
   `;
 }
 
