@@ -12,6 +12,9 @@ from parley.core.clock import utcnow
 from parley.db.base import Base, IdMixin
 from parley.db.types import key_string
 
+# Each part of a known device is kept to this many characters.
+DEVICE_PART_LENGTH = 64
+
 
 class EmailVerificationToken(IdMixin, Base):
     """A single-use link proving that its holder reads `email_key`; only its SHA-256 is kept."""
@@ -58,6 +61,21 @@ class MfaChallenge(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class KnownDevice(Base):
+    """A device an account signed in from (browser family, operating system, client network)
+    and when it last did; forgotten 90 days after that. New-device notices read it."""
+
+    __tablename__ = "known_devices"
+
+    user_id: Mapped[UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    browser: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    system: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    network: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKey(IdMixin, Base):
