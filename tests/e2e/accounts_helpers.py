@@ -13,14 +13,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from parley.core.config import Settings
-from parley.jobs.mail import deliver_mail
 from parley.main import create_app
-from parley.models.jobs import Job
 from tests.conftest import Account, _clear
-from tests.support.polling import eventually
 
 API = "/api/v1"
 
@@ -75,20 +71,3 @@ async def smtp_app(
             yield application
         finally:
             await _clear(application.state.resources.database)
-
-
-async def all_mail_delivered(application: FastAPI) -> None:
-    """Return once every mail caused so far has reached the SMTP server.
-
-    A mail job is written before the request that causes it answers and deleted once the
-    server has accepted the message; jobs run in no fixed order, so "a later mail arrived"
-    would prove nothing about an earlier one.
-    """
-    database = application.state.resources.database
-
-    async def none_left() -> bool:
-        async with database.sessions() as db:
-            query = select(func.count()).select_from(Job).where(Job.name == deliver_mail.name)
-            return await db.scalar(query) == 0
-
-    await eventually(none_left, what="the delivery of every queued mail")

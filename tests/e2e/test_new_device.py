@@ -8,7 +8,8 @@ import pytest
 
 from parley.core.config import Settings
 from tests.conftest import Account, log_in, make_client, sign_up
-from tests.e2e.accounts_helpers import API, all_mail_delivered, smtp_app
+from tests.e2e.accounts_helpers import API, smtp_app
+from tests.support.mail import all_mail_delivered
 from tests.support.polling import eventually
 from tests.support.smtp import SmtpServer, smtp_server_fixture  # noqa: F401 - the fixture
 
