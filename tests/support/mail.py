@@ -12,8 +12,8 @@ async def all_mail_delivered(application: FastAPI) -> None:
     """Return once every mail caused so far has been handed to the mailer.
 
     A mail job is written before the request that causes it answers and deleted once the
-    mailer (an SMTP server's acceptance, or the tests' recording mailer) has taken the message; jobs run in no fixed order, so "a later mail arrived"
-    would prove nothing about an earlier one.
+    mailer (an SMTP server, or the tests' recording mailer) has taken the message. Jobs run in
+    no fixed order, so "a later mail arrived" would prove nothing about an earlier one.
     """
     database = application.state.resources.database
 
