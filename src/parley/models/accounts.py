@@ -1,5 +1,5 @@
-"""What makes an account trustworthy: verified addresses, second factors, API keys and the
-audit log of everything that touched its security."""
+"""What makes an account trustworthy: verified addresses, second factors, the devices it signed
+in from, API keys and the audit log of everything that touched its security."""
 
 from datetime import datetime
 from typing import Any
