@@ -1,14 +1,20 @@
 """Logs: one access line per request, security events, no secrets, no forged lines."""
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from parley.core.config import Settings
 from parley.core.logging import security_event
-from tests.conftest import PASSWORD, make_client, sign_up
+from parley.main import create_app
+from tests.conftest import PASSWORD, _clear, make_client, sign_up
+from tests.e2e.accounts_helpers import link_token
+from tests.support.mail import all_mail_delivered
 
 
 def json_lines(captured: str) -> list[dict[str, Any]]:
@@ -187,3 +193,58 @@ async def test_refusals_before_the_app_are_logged_and_counted_too(
     # Refused before routing, so under the one label of unmatched requests.
     assert [(x["status"], x["route"], x["method"]) for x in late] == [(429, "<unmatched>", "GET")]
     assert 'method="GET",route="<unmatched>",status="429"' in metrics
+
+
+@asynccontextmanager
+async def mail_to_log_app(
+    settings_factory: Callable[..., Settings], **overrides: Any
+) -> AsyncIterator[FastAPI]:
+    """An app with no SMTP server configured: its own mailer writes the mail to the log."""
+    settings = settings_factory(log_format="json", log_level="INFO", **overrides)
+    application = create_app(settings, single_worker=True)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            await _clear(application.state.resources.database)
+
+
+async def test_without_smtp_mail_is_logged_with_its_link_tokens_redacted(
+    settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with (
+        mail_to_log_app(settings_factory, environment="staging") as application,
+        make_client(application) as http,
+    ):
+        account = await sign_up(http)
+        forgot = await http.post("/api/v1/auth/password/forgot", json={"email": account.email})
+        assert forgot.status_code == 202
+        await all_mail_delivered(application)
+
+    output = capsys.readouterr().out
+    lines = json_lines(output)
+    (warning,) = [line for line in lines if line["event"] == "mail_not_sent"]
+    assert warning["level"] == "warning" and "SMTP_HOST" in warning["reason"]
+    bodies = [line["body"] for line in lines if line["event"] == "mail_logged"]
+    assert len(bodies) == 2
+    # A logged value's line breaks are escaped.
+    assert any("/verify-email?token=[redacted]\\n" in body for body in bodies)
+    assert any("/reset-password?token=[redacted]\\n" in body for body in bodies)
+    assert re.search(r"token=(?!\[redacted\])", output) is None
+
+
+async def test_in_development_the_log_is_the_mailbox_and_its_links_work(
+    settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with (
+        mail_to_log_app(settings_factory, environment="development") as application,
+        make_client(application) as http,
+    ):
+        await sign_up(http)
+        await all_mail_delivered(application)
+        lines = json_lines(capsys.readouterr().out)
+        assert [line for line in lines if line["event"] == "mail_not_sent"] == []
+        (mail,) = [line for line in lines if line["event"] == "mail_logged"]
+        token = link_token(mail["body"].replace("\\n", "\n"), "/verify-email")
+        verified = await http.post("/api/v1/auth/email/verify", json={"token": token})
+        assert verified.status_code == 200, verified.text

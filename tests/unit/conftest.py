@@ -19,6 +19,7 @@ from parley.users.schemas import UserCreate
 from parley.users.service import UserService
 from tests.unit.fakes import (
     FakeAuditRepository,
+    FakeKnownDeviceRepository,
     FakeLoginSessionRepository,
     FakeRefreshTokenRepository,
     FakeResetTokenRepository,
@@ -62,6 +63,7 @@ class World:
     outbox: Outbox
     settings: Settings
     audit: FakeAuditRepository = field(default_factory=FakeAuditRepository)
+    devices: FakeKnownDeviceRepository = field(default_factory=FakeKnownDeviceRepository)
 
     def auth(self, *, failures: int = 10) -> AuthService:
         return AuthService(
@@ -77,6 +79,7 @@ class World:
             refresh_tokens=self.refresh_tokens,  # type: ignore[arg-type]
             reset_tokens=self.reset_tokens,  # type: ignore[arg-type]
             audit=self.audit,  # type: ignore[arg-type]
+            devices=self.devices,  # type: ignore[arg-type]
         )
 
     async def register(self, email: str = "shop@example.com") -> Any:

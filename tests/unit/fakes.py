@@ -72,6 +72,12 @@ class FakeUserRepository:
             user.updated_at = now
         return user
 
+    async def mark_signed_in(self, user_id: UUID) -> bool:
+        user = self.rows[user_id]
+        first = not user.has_signed_in
+        user.has_signed_in = True
+        return first
+
     async def get_by_email(self, email: str) -> User | None:
         return next((u for u in self.rows.values() if u.email_key == email_key(email)), None)
 
@@ -239,6 +245,16 @@ class FakeAuditRepository:
         self.entries.append(entry)
         return entry
 
-    async def recent_sign_ins(self, user_id: UUID, *, limit: int = 500) -> list[AuditEntry]:
-        found = [e for e in self.entries if e.actor_id == user_id and e.action == "auth.login"]
-        return list(reversed(found))[:limit]
+
+@dataclass
+class FakeKnownDeviceRepository:
+    """When each (user, device) last signed in."""
+
+    last_seen: dict[tuple[UUID, tuple[str, str, str]], datetime] = field(default_factory=dict)
+
+    async def remember(
+        self, user_id: UUID, device: tuple[str, str, str], *, now: datetime
+    ) -> datetime | None:
+        previous = self.last_seen.get((user_id, device))
+        self.last_seen[(user_id, device)] = now
+        return previous

@@ -1,15 +1,20 @@
-"""All SQL of the accounts domain: verification links, TOTP credentials, recovery codes and
-the challenges of two-step sign-in."""
+"""All SQL of the accounts domain: verification links, TOTP credentials, recovery codes, the
+challenges of two-step sign-in and the devices accounts signed in from."""
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.accounts.devices import DeviceSignature
 from parley.db.repository import Repository
 from parley.models.accounts import (
+    DEVICE_PART_LENGTH,
     EmailVerificationToken,
+    KnownDevice,
     MfaChallenge,
     RecoveryCode,
     TotpCredential,
@@ -136,3 +141,43 @@ class MfaChallengeRepository(Repository[MfaChallenge]):
             .values(used_at=now)
         )
         return _rowcount(result) == 1
+
+
+class KnownDeviceRepository:
+    """The devices each account signed in from, with when each was last seen."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember(
+        self, user_id: UUID, device: DeviceSignature, *, now: datetime
+    ) -> datetime | None:
+        """Record a sign-in from `device` at `now`; return when it was seen before, or None."""
+        browser, system, network = (part[:DEVICE_PART_LENGTH] for part in device)
+        key = (
+            KnownDevice.user_id == user_id,
+            KnownDevice.browser == browser,
+            KnownDevice.system == system,
+            KnownDevice.network == network,
+        )
+        seen = update(KnownDevice).where(*key).values(last_seen_at=now)
+        previous = await self.session.scalar(select(KnownDevice.last_seen_at).where(*key))
+        if previous is not None:
+            await self.session.execute(seen)
+            return previous
+        row = {"user_id": user_id, "browser": browser, "system": system, "network": network}
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(insert(KnownDevice).values(**row, last_seen_at=now))
+        except IntegrityError:
+            # A concurrent sign-in from the same device recorded it first: seen just now.
+            await self.session.execute(seen)
+            return now
+        return None
+
+    async def forget_unseen(self, *, before: datetime) -> int:
+        """Delete devices last seen before `before`."""
+        result = await self.session.execute(
+            delete(KnownDevice).where(KnownDevice.last_seen_at < before)
+        )
+        return _rowcount(result)

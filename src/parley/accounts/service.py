@@ -23,6 +23,7 @@ from parley.accounts.mail import (
 )
 from parley.accounts.repository import (
     EmailVerificationRepository,
+    KnownDeviceRepository,
     MfaChallengeRepository,
     RecoveryCodeRepository,
     TotpRepository,
@@ -130,28 +131,22 @@ class SecondFactor:
 
 async def notice_if_new_device(
     uow: UnitOfWork,
-    audit: AuditRepository,
     *,
+    devices: KnownDeviceRepository,
+    users: UserRepository,
     settings: Settings,
     user: User,
     user_agent: str | None,
     ip_address: str | None,
     now: datetime,
 ) -> None:
-    """Mail the holder when this sign-in's device was not seen on the account in 90 days.
-
-    Runs before the sign-in is recorded; an account's first sign-in is no news to its holder.
-    """
-    sign_ins = await audit.recent_sign_ins(user.id)
-    if not sign_ins:
+    """Remember this sign-in's device; mail the holder when it was not seen on the account in
+    the last 90 days. The account's first sign-in is no news to its holder."""
+    device = device_signature(user_agent, ip_address)
+    last_seen = await devices.remember(user.id, device, now=now)
+    first = await users.mark_signed_in(user.id)
+    if first or (last_seen is not None and last_seen >= now - DEVICE_MEMORY):
         return
-    signature = device_signature(user_agent, ip_address)
-    cutoff = now - DEVICE_MEMORY
-    for entry in sign_ins:
-        if entry.created_at >= cutoff and (
-            device_signature(entry.user_agent, entry.ip_address) == signature
-        ):
-            return
     mail = new_device_notice(
         settings, user.email, device=device_name(user_agent), ip_address=ip_address
     )
@@ -176,6 +171,15 @@ async def purge_spent_account_tokens(database: Database) -> int:
         purged += await MfaChallengeRepository(db).delete_spent(before=before)
         await uow.commit()
     return purged
+
+
+async def forget_unseen_devices(database: Database) -> int:
+    """Delete the known devices not seen in 90 days (a sign-in from one is news again);
+    return how many went. The periodic job system calls this."""
+    async with database.sessions() as db, UnitOfWork(db) as uow:
+        forgotten = await KnownDeviceRepository(db).forget_unseen(before=utcnow() - DEVICE_MEMORY)
+        await uow.commit()
+    return forgotten
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,13 +74,6 @@ class AuditRepository(Repository[AuditEntry]):
             query = query.where(AuditEntry.created_at < until)
         return list(await self.session.scalars(query))
 
-    async def recent_sign_ins(self, user_id: UUID, *, limit: int = 500) -> list[AuditEntry]:
-        """The user's latest successful sign-ins, newest first (new-device notices)."""
-        query = select(AuditEntry).where(
-            AuditEntry.actor_id == user_id, AuditEntry.action == "auth.login"
-        )
-        return list(await self.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
-
     async def delete_older_than(self, cutoff: datetime) -> int:
         result = await self.session.execute(
             delete(AuditEntry).where(AuditEntry.created_at < cutoff)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from parley.accounts.errors import EmailNotVerified, InvalidMfaCode, InvalidMfaToken
-from parley.accounts.repository import MfaChallengeRepository
+from parley.accounts.repository import KnownDeviceRepository, MfaChallengeRepository
 from parley.accounts.service import EmailVerification, SecondFactor, notice_if_new_device
 from parley.audit.repository import AuditRepository
 from parley.auth.cache import AccessCache
@@ -125,6 +125,7 @@ class AuthService:
         refresh_tokens: RefreshTokenRepository | None = None,
         reset_tokens: ResetTokenRepository | None = None,
         audit: AuditRepository | None = None,
+        devices: KnownDeviceRepository | None = None,
     ) -> None:
         """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
         self.uow = uow
@@ -137,6 +138,7 @@ class AuthService:
         self.refresh_tokens = refresh_tokens or RefreshTokenRepository(uow.session)
         self.reset_tokens = reset_tokens or ResetTokenRepository(uow.session)
         self.audit = audit or AuditRepository(uow.session)
+        self.devices = devices or KnownDeviceRepository(uow.session)
 
     async def login(
         self, email: str, password: str, *, client: ClientInfo, second_step: bool = True
@@ -447,7 +449,8 @@ class AuthService:
         user_agent = client.user_agent[:MAX_USER_AGENT] if client.user_agent else None
         await notice_if_new_device(
             self.uow,
-            self.audit,
+            devices=self.devices,
+            users=self.users,
             settings=self.settings,
             user=user,
             user_agent=user_agent,

@@ -1,5 +1,5 @@
-"""What makes an account trustworthy: verified addresses, second factors, API keys and the
-audit log of everything that touched its security."""
+"""What makes an account trustworthy: verified addresses, second factors, the devices it signed
+in from, API keys and the audit log of everything that touched its security."""
 
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from parley.core.clock import utcnow
 from parley.db.base import Base, IdMixin
 from parley.db.types import key_string
+
+# Each part of a known device is kept to this many characters.
+DEVICE_PART_LENGTH = 64
 
 
 class EmailVerificationToken(IdMixin, Base):
@@ -58,6 +61,21 @@ class MfaChallenge(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class KnownDevice(Base):
+    """A device an account signed in from (browser family, operating system, client network)
+    and when it last did; forgotten 90 days after that. New-device notices read it."""
+
+    __tablename__ = "known_devices"
+
+    user_id: Mapped[UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    browser: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    system: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    network: Mapped[str] = mapped_column(key_string(DEVICE_PART_LENGTH), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKey(IdMixin, Base):

@@ -31,6 +31,8 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
     mfa_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set at the first sign-in, which sends no new-device notice; never cleared.
+    has_signed_in: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class LoginSession(IdMixin, Base):

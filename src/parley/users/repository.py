@@ -38,6 +38,16 @@ class UserRepository(Repository[User]):
             return None
         return await self.session.get(User, user_id, populate_existing=True)
 
+    async def mark_signed_in(self, user_id: UUID) -> bool:
+        """Note that the user has signed in; True only the first time."""
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id, User.has_signed_in.is_(False))
+            .values(has_signed_in=True, updated_at=User.updated_at)  # not a change of the account
+            .execution_options(synchronize_session=False)
+        )
+        return isinstance(result, CursorResult) and result.rowcount == 1
+
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email_key == email_key(email)))
 
