@@ -12,7 +12,6 @@ from tests.browser.conftest import (
     User,
     api,
     axe_violations,
-    requires_route,
     sign_in,
     wait_for_text,
 )
@@ -77,10 +76,6 @@ def assert_fits(page: Page, what: str, width: int) -> None:
     assert overflow <= 0, f"{what} scrolls sideways at {width} px"
 
 
-@requires_route("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
-@requires_route("/api/v1/auth/mfa/verify")
-@requires_route("/api/v1/api-keys")
-@requires_route("/api/v1/users/me/audit")
 @pytest.mark.parametrize("width", [1280, 360])
 def test_security_keys_webhooks_and_audit_pages_have_no_serious_violations(
     open_page: Callable[..., RecordedPage],

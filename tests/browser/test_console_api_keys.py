@@ -1,5 +1,4 @@
-"""API keys in the console: created with the key shown once, listed, revoked. Switches on
-when the app has /api-keys."""
+"""API keys in the console: created with the key shown once, listed, revoked."""
 
 from collections.abc import Callable
 
@@ -11,12 +10,9 @@ from tests.browser.conftest import (
     User,
     api,
     axe_violations,
-    requires_route,
     sign_in,
 )
 from tests.support.parley_server import ParleyServer
-
-pytestmark = requires_route("/api/v1/api-keys")
 
 
 def test_a_key_is_shown_once_works_and_stops_when_revoked(

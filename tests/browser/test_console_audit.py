@@ -1,5 +1,5 @@
 """The audit log in the console: the caller's own history, and everyone's for admins with
-filters. Switches on when the app has /users/me/audit."""
+filters."""
 
 from collections.abc import Callable
 
@@ -10,12 +10,9 @@ from tests.browser.conftest import (
     User,
     axe_violations,
     register,
-    requires_route,
     sign_in,
 )
 from tests.support.parley_server import ParleyServer
-
-pytestmark = requires_route("/api/v1/users/me/audit")
 
 
 def test_a_user_reads_their_own_sign_ins(

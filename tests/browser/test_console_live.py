@@ -1,15 +1,13 @@
 """The conversation updates live from the event stream (a ticket, then EventSource), and
-reconnects with a fresh ticket. Switches on when the app has /events/stream."""
+reconnects with a fresh ticket."""
 
 from collections.abc import Callable
 
 from playwright.sync_api import Route, expect
 
-from tests.browser.conftest import RecordedPage, User, api, requires_route, sign_in
+from tests.browser.conftest import RecordedPage, User, api, sign_in
 from tests.browser.test_console_flows import new_session, session_id
 from tests.support.parley_server import ParleyServer
-
-pytestmark = requires_route("/api/v1/events/stream")
 
 
 def post_elsewhere(server: ParleyServer, account: User, sid: str, text: str) -> None:

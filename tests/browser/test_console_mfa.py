@@ -1,5 +1,5 @@
 """Two-factor sign-in in the console: TOTP set up on the security page, then the code step at
-sign-in (a TOTP code or a recovery code). Switches on when the app has /auth/mfa/verify."""
+sign-in (a TOTP code or a recovery code), new recovery codes, and turning it off."""
 
 from collections.abc import Callable
 
@@ -9,12 +9,9 @@ from tests.browser.conftest import (
     RecordedPage,
     User,
     axe_violations,
-    requires_route,
     sign_in,
     totp,
 )
-
-pytestmark = requires_route("/api/v1/auth/mfa/verify")
 
 
 def turn_on_totp(page: Page, account: User) -> tuple[str, list[str]]:
