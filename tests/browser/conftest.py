@@ -243,3 +243,27 @@ def totp(secret: str, step_offset: int = 0) -> str:
     offset = digest[-1] & 0x0F
     number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{number % 1_000_000:06d}"
+
+
+# Notes when a message with the text first shows on the page, in epoch milliseconds.
+WATCH_FOR_MESSAGE = """text => {
+  const seen = () => [...document.querySelectorAll('.message .content')]
+    .some(node => node.textContent === text);
+  new MutationObserver((_, observer) => {
+    if (seen()) {
+      window.parleyArrived = performance.timeOrigin + performance.now();
+      observer.disconnect();
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def arrival_ms(page: Page, text: str, post: Callable[[], None]) -> float:
+    """Milliseconds from just before `post()` until a message reading `text` is on the page.
+
+    A measurement to print, never to assert: it depends on the machine."""
+    page.evaluate(WATCH_FOR_MESSAGE, text)
+    posted_at = time.time() * 1000
+    post()
+    arrived: float = page.wait_for_function("() => window.parleyArrived").json_value()
+    return arrived - posted_at

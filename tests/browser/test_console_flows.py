@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Callable
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import (
     PASSWORD,
@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     RecordedPage,
     User,
     api,
+    arrival_ms,
     register,
     sign_in,
 )
@@ -332,22 +333,39 @@ def test_an_unsupported_upload_is_refused_in_words(
     expect(page.locator(".message")).to_have_count(0)
 
 
-def test_a_message_posted_by_another_client_appears(
+def test_without_the_stream_a_message_posted_elsewhere_appears_by_polling(
     open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
 ) -> None:
     recorded = open_page()
-    page = sign_in(recorded, user)
-    new_session(page, "Live")
-    sid = session_id(page)
+    page = recorded.page
 
+    def without_the_stream(route: Route) -> None:
+        published = route.fetch().json()
+        for path in ("/api/v1/events/ticket", "/api/v1/events/stream"):
+            del published["paths"][path]
+        route.fulfill(json=published)
+
+    # A server without the event stream, as the console learns it from /openapi.json.
+    page.route("**/openapi.json", without_the_stream)
+    sign_in(recorded, user)
+    new_session(page, "Polled")
+    sid = session_id(page)
+    expect(page.get_by_text("New messages are checked every 2 seconds.")).to_be_visible()
     token = user.login(server.base)["access_token"]
-    with api(server.base, token) as client:
-        posted = client.post(
-            f"/sessions/{sid}/messages", json={"content": "Posted elsewhere", "sender": "customer"}
-        )
-        assert posted.status_code == 201
+
+    def post() -> None:
+        with api(server.base, token) as client:
+            posted = client.post(
+                f"/sessions/{sid}/messages",
+                json={"content": "Posted elsewhere", "sender": "customer"},
+            )
+            assert posted.status_code == 201
+
+    latency = arrival_ms(page, "Posted elsewhere", post)
 
     expect(page.locator(".message.customer .content")).to_have_text(["Posted elsewhere"])
+    assert not [u for u in recorded.requests if "/api/v1/events/" in u]
+    print(f"\nlive update by polling: posted → on screen in {latency:.0f} ms")
 
 
 def test_a_conversation_deleted_elsewhere_says_so_instead_of_going_quiet(
