@@ -53,8 +53,10 @@ def _skip_reason() -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Marked before any fixture runs, so no server or browser is started for a skipped test.
     reason = _skip_reason()
+    if reason is None:
+        return
     here = Path(__file__).parent
-    for item in items if reason else ():
+    for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.skip(reason=reason))
 

@@ -73,7 +73,10 @@ def test_a_webhook_is_created_with_its_secret_shown_once_and_tested(
     page.get_by_role("button", name="Send a test event").click()
     expect(page.get_by_role("status").first).to_contain_text("webhook.test")
     _refresh_until(page, "succeeded")
-    assert any(r["body"].get("type") == "webhook.test" for r in receiver.received)
+    assert any(
+        isinstance(r["body"], dict) and r["body"].get("type") == "webhook.test"
+        for r in receiver.received
+    )
     assert axe_violations(page) == []
 
 
@@ -142,8 +145,10 @@ def test_rotating_the_secret_shows_the_new_one_once(
     # The receiver is sent a signature by each secret while the old one overlaps the new.
     page.get_by_role("button", name="Send a test event").click()
     _refresh_until(page, "succeeded")
-    headers = {k.lower(): v for k, v in receiver.received[-1]["headers"].items()}  # type: ignore[union-attr]
-    assert len(str(headers["webhook-signature"]).split()) == 2
+    sent = receiver.received[-1]["headers"]
+    assert isinstance(sent, dict)
+    signatures = next(v for k, v in sent.items() if k.lower() == "webhook-signature")
+    assert len(signatures.split()) == 2, signatures
 
 
 def test_a_webhook_is_deleted(
