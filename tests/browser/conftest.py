@@ -2,7 +2,6 @@
 `parley serve`. Skipped, with the reason, where /usr/bin/chromium is absent."""
 
 import base64
-import functools
 import hashlib
 import hmac
 import os
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from tests.support.parley_server import ParleyServer, running_parley
 
@@ -54,8 +53,10 @@ def _skip_reason() -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Marked before any fixture runs, so no server or browser is started for a skipped test.
     reason = _skip_reason()
+    if reason is None:
+        return
     here = Path(__file__).parent
-    for item in items if reason else ():
+    for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -117,18 +118,35 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
+# Reports every Content-Security-Policy violation of each document the page loads.
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) => {
+  window.parleyCspViolation(`${event.effectiveDirective} blocked ${event.blockedURI || "inline"}`);
+}, true);"""
+
+
 class RecordedPage:
-    """A page whose every request is recorded, with console errors and failed responses."""
+    """A page whose every request is recorded, with script errors and CSP violations."""
 
     def __init__(self, page: Page, base: str) -> None:
         self.page = page
         self.base = base
         self.requests: list[str] = []
         self.errors: list[str] = []
+        self.csp_violations: list[str] = []
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
         page.on("dialog", lambda dialog: dialog.accept())
+        page.expose_function("parleyCspViolation", self._violation)
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
         page.set_default_timeout(WAIT_MS)
+
+    def _violation(self, text: str) -> None:
+        self.csp_violations.append(text)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def foreign_requests(self) -> list[str]:
         return [
@@ -140,16 +158,24 @@ class RecordedPage:
 
 @pytest.fixture
 def open_page(browser: Browser, server: ParleyServer) -> Iterator[Callable[..., RecordedPage]]:
+    """Open pages; when the test ends, every one of them must have requested nothing from
+    another origin and hit no Content-Security-Policy violation."""
     contexts = []
+    opened: list[RecordedPage] = []
 
-    def make(width: int = 1280, height: int = 900) -> RecordedPage:
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def make(width: int = 1280, height: int = 900, javascript: bool = True) -> RecordedPage:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, java_script_enabled=javascript
+        )
         contexts.append(context)
-        return RecordedPage(context.new_page(), server.base)
+        opened.append(RecordedPage(context.new_page(), server.base))
+        return opened[-1]
 
     yield make
     for context in contexts:
         context.close()
+    assert [url for page in opened for url in page.foreign_requests()] == []
+    assert [text for page in opened for text in page.csp_violations] == []
 
 
 def register(base: str, prefix: str = "console") -> User:
@@ -207,21 +233,6 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-@functools.cache
-def published_paths() -> set[str]:
-    from parley.core.config import Settings
-    from parley.main import create_app
-
-    # Settings of its own, so that reading the routes writes no secret or database anywhere.
-    settings = Settings(jwt_secret="published-paths-" + "p" * 48, database_url="sqlite://")
-    return set(create_app(settings, single_worker=True).openapi()["paths"])
-
-
-def requires_route(path: str) -> pytest.MarkDecorator:
-    """Skip while the app lacks a route a flow needs (it is built on another branch)."""
-    return pytest.mark.skipif(path not in published_paths(), reason=f"the app has no {path} yet")
-
-
 def wait_for_text(page: Page, pattern: str) -> None:
     page.get_by_text(re.compile(pattern)).first.wait_for()
 
@@ -234,3 +245,27 @@ def totp(secret: str, step_offset: int = 0) -> str:
     offset = digest[-1] & 0x0F
     number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{number % 1_000_000:06d}"
+
+
+# Notes when a message with the text first shows on the page, in epoch milliseconds.
+WATCH_FOR_MESSAGE = """text => {
+  const seen = () => [...document.querySelectorAll('.message .content')]
+    .some(node => node.textContent === text);
+  new MutationObserver((_, observer) => {
+    if (seen()) {
+      window.parleyArrived = performance.timeOrigin + performance.now();
+      observer.disconnect();
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def arrival_ms(page: Page, text: str, post: Callable[[], None]) -> float:
+    """Milliseconds from just before `post()` until a message reading `text` is on the page.
+
+    A measurement to print, never to assert: it depends on the machine."""
+    page.evaluate(WATCH_FOR_MESSAGE, text)
+    posted_at = time.time() * 1000
+    post()
+    arrived: float = page.wait_for_function("() => window.parleyArrived").json_value()
+    return arrived - posted_at

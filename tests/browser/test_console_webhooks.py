@@ -1,18 +1,18 @@
-"""Webhooks in the console: created with the secret shown once, edited, tested, and their
-delivery log read and retried, against a real receiver on loopback. Switches on when the app
-has the delivery log's retry route."""
+"""Webhooks in the console: created with the secret shown once, edited, tested, the secret
+rotated, deleted, and their delivery log read and retried, against a real receiver on loopback."""
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import RecordedPage, User, axe_violations, requires_route, sign_in
-
-pytestmark = requires_route("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
+from tests.browser.conftest import RecordedPage, User, axe_violations, sign_in
+from tests.support.parley_server import ParleyServer
 
 
 class Receiver:
@@ -73,7 +73,10 @@ def test_a_webhook_is_created_with_its_secret_shown_once_and_tested(
     page.get_by_role("button", name="Send a test event").click()
     expect(page.get_by_role("status").first).to_contain_text("webhook.test")
     _refresh_until(page, "succeeded")
-    assert any(r["body"].get("type") == "webhook.test" for r in receiver.received)
+    assert any(
+        isinstance(r["body"], dict) and r["body"].get("type") == "webhook.test"
+        for r in receiver.received
+    )
     assert axe_violations(page) == []
 
 
@@ -120,3 +123,47 @@ def test_a_webhook_is_edited_and_a_bad_url_is_refused_in_words(
     page.get_by_label("URL").fill("ftp://example.com/hook")
     page.get_by_role("button", name="Save webhook").click()
     expect(page.get_by_role("alert")).to_contain_text("url")
+
+
+def test_rotating_the_secret_shows_the_new_one_once(
+    open_page: Callable[..., RecordedPage], user: User, receiver: Receiver
+) -> None:
+    page = sign_in(open_page(), user)
+    first = create_webhook(page, receiver.url)
+
+    page.get_by_role("button", name="Rotate secret").click()
+
+    shown = page.locator("code.secret-value")
+    expect(shown).to_have_text(re.compile("^whsec_"))
+    rotated = shown.inner_text().strip()
+    assert rotated != first
+    expect(page.get_by_text("New signing secret")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Webhook", level=1)).to_be_visible()
+    expect(page.locator("code.secret-value")).to_have_count(0)
+    assert rotated not in page.content()
+    # The receiver is sent a signature by each secret while the old one overlaps the new.
+    page.get_by_role("button", name="Send a test event").click()
+    _refresh_until(page, "succeeded")
+    sent = receiver.received[-1]["headers"]
+    assert isinstance(sent, dict)
+    signatures = next(v for k, v in sent.items() if k.lower() == "webhook-signature")
+    assert len(signatures.split()) == 2, signatures
+
+
+def test_a_webhook_is_deleted(
+    open_page: Callable[..., RecordedPage], user: User, receiver: Receiver, server: ParleyServer
+) -> None:
+    page = sign_in(open_page(), user)
+    create_webhook(page, receiver.url)
+    hook = page.url.rsplit("/", 1)[1]
+
+    page.get_by_role("button", name="Delete webhook").click()
+
+    expect(page.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name=receiver.url)).to_have_count(0)
+    token = user.login(server.base)["access_token"]
+    gone = httpx.get(
+        f"{server.base}/api/v1/webhooks/{hook}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert gone.status_code == 404
