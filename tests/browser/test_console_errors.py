@@ -18,7 +18,6 @@ from tests.browser.conftest import (
     User,
     api,
     register,
-    requires_route,
     sign_in,
 )
 from tests.support.parley_server import ParleyServer
@@ -232,7 +231,6 @@ def test_a_list_of_features_that_failed_is_asked_for_again_on_the_next_page(
     expect(page.get_by_role("alert")).to_have_count(0)
 
 
-@requires_route("/api/v1/events/stream")
 def test_an_idle_conversation_whose_device_is_revoked_returns_to_sign_in_by_itself(
     open_page: Callable[..., RecordedPage], user: User, server: ParleyServer
 ) -> None:
