@@ -4,10 +4,11 @@ Every command first says which database it works on, and says so loudly when it 
 create one. Errors are one line on standard error, with no traceback and no secret."""
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from parley.core.config import Settings, get_settings
 from parley.core.errors import ParleyError
 from parley.core.logging import configure_logging
-from parley.db import migrate as migrations
 from parley.ops.multiprocess import prepare_multiprocess_dir
 
 app = typer.Typer(
@@ -121,7 +121,50 @@ def _announce_database(database_url: str) -> bool:
 
 
 def _schema_state(database_url: str, *, missing_file: bool) -> str:
+    from parley.db import migrate as migrations
+
     return "new" if missing_file else asyncio.run(migrations.schema_state(database_url))
+
+
+def _apart(step: Callable[[], None]) -> None:
+    """Run `step` in a short-lived process of its own and exit as it did. The schema steps run
+    so: the migration tooling they load (alembic and every migration, ~10 MB) then never stays
+    resident in the process that goes on to serve or work."""
+    child = multiprocessing.get_context("spawn").Process(target=_exit_as, args=(step,))
+    child.start()
+    child.join()
+    if child.exitcode:
+        raise typer.Exit(child.exitcode)
+
+
+def _exit_as(step: Callable[[], None]) -> None:
+    try:
+        step()
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+
+
+def _schema_for_serving() -> None:
+    """Say which database is served; create or migrate it as decision 007 allows."""
+    settings = _settings()
+    configure_logging(settings)
+    with _one_line_errors():
+        missing_file = _announce_database(settings.database_url)
+        _bring_schema_up(settings, _schema_state(settings.database_url, missing_file=missing_file))
+
+
+def _schema_for_working() -> None:
+    """Say which database the jobs are in; refuse one whose schema is not current."""
+    settings = _settings()
+    configure_logging(settings)
+    with _one_line_errors():
+        missing_file = _announce_database(settings.database_url)
+        if _schema_state(settings.database_url, missing_file=missing_file) != "current":
+            raise CommandFailed(
+                "The database schema is not current: run `parley migrate` (or `parley serve`) "
+                "first.",
+                EXIT_NOT_READY,
+            )
 
 
 def _creating(database_url: str) -> None:
@@ -155,9 +198,7 @@ def serve(
 
     settings = _settings()
     configure_logging(settings)
-    with _one_line_errors():
-        missing_file = _announce_database(settings.database_url)
-        _bring_schema_up(settings, _schema_state(settings.database_url, missing_file=missing_file))
+    _apart(_schema_for_serving)
     host = host or settings.host
     port = port if port is not None else settings.port
     os.environ[WORKERS_ENV] = str(workers)  # inherited by the workers; see AccessCache
@@ -189,13 +230,7 @@ def worker(
                 "QUEUE_URL is not set: without it, jobs run inside `parley serve`.",
                 EXIT_NOT_READY,
             )
-        missing_file = _announce_database(settings.database_url)
-        if _schema_state(settings.database_url, missing_file=missing_file) != "current":
-            raise CommandFailed(
-                "The database schema is not current: run `parley migrate` (or `parley serve`) "
-                "first.",
-                EXIT_NOT_READY,
-            )
+    _apart(_schema_for_working)
     if metrics_port:
         from prometheus_client import start_http_server
 
@@ -221,6 +256,8 @@ def migrate(
     """Upgrade the database schema to the given revision (default: the newest)."""
     settings = _settings()
     configure_logging(settings)
+    from parley.db import migrate as migrations
+
     with _one_line_errors():
         if _announce_database(settings.database_url):
             _creating(settings.database_url)
@@ -309,6 +346,8 @@ def _bring_schema_up(settings: Settings, state: str) -> None:
             "The database schema is behind this version: run `parley migrate` first.",
             EXIT_NOT_READY,
         )
+    from parley.db import migrate as migrations
+
     migrations.upgrade(settings.database_url)
 
 

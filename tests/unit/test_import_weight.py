@@ -1,5 +1,6 @@
 """What a worker imports stays what it uses: the queue library and the drivers of databases it
-does not run on weigh ~13 MB of resident memory a process (docs/performance.md)."""
+does not run on weigh ~13 MB of resident memory a process, the migration tooling ~10 MB
+(docs/performance.md)."""
 
 import subprocess
 import sys
@@ -7,14 +8,17 @@ import sys
 HEAVY_UNTIL_USED = ("taskiq", "aiohttp", "asyncpg", "asyncmy")
 
 
-def test_the_application_imports_no_queue_library_and_no_other_database_driver() -> None:
-    probe = (
-        "import sys, parley.main; "
-        f"print(' '.join(m for m in {HEAVY_UNTIL_USED!r} if m in sys.modules))"
-    )
-
-    loaded = subprocess.run(
+def loaded_by(module: str, candidates: tuple[str, ...]) -> list[str]:
+    probe = f"import sys, {module}; print(' '.join(m for m in {candidates!r} if m in sys.modules))"
+    return subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
 
-    assert loaded == []
+
+def test_the_application_imports_no_queue_library_and_no_other_database_driver() -> None:
+    assert loaded_by("parley.main", HEAVY_UNTIL_USED) == []
+
+
+def test_the_command_line_leaves_the_migration_tooling_to_the_process_that_migrates() -> None:
+    # `parley serve` and `parley worker` check the schema in a short-lived process of their own.
+    assert loaded_by("parley.cli", ("alembic",)) == []

@@ -133,3 +133,5 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
+    # alembic names each plugin it sets up at INFO: noise in every start-up's output.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
