@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 
 from parley import __version__
 from parley.accounts.router import router as accounts_router
+from parley.api.deps import NoApiKey
 from parley.api.errors import install_error_handlers
 from parley.api.methods import HeadAsGet, HeadWithoutBody
 from parley.api.openapi import install_openapi
@@ -152,8 +153,11 @@ def create_app(
     install_openapi(app)
 
     app.include_router(ops_router)
-    app.include_router(auth_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
-    app.include_router(accounts_router, prefix=f"{API_PREFIX}/auth", tags=["auth"])
+    # No API key may manage credentials: every /auth/* route refuses one (decision 166).
+    for auth_routes in (auth_router, accounts_router):
+        app.include_router(
+            auth_routes, prefix=f"{API_PREFIX}/auth", tags=["auth"], dependencies=[NoApiKey]
+        )
     app.include_router(api_keys_router, prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
     app.include_router(audit_router, prefix=API_PREFIX, tags=["audit"])
     app.include_router(users_router, prefix=f"{API_PREFIX}/users", tags=["users"])

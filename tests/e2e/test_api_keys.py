@@ -10,8 +10,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from parley.main import create_app
 from parley.models.accounts import ApiKey
-from tests.conftest import Account, assert_error, make_client, sign_up
+from tests.conftest import Account, _clear, assert_error, make_client, sign_up
 from tests.support.statements import statements_sent
 
 API = "/api/v1"
@@ -233,3 +234,141 @@ async def test_keys_die_with_their_deleted_user(
     deleted = await client.delete(f"{API}/users/{alice.id}", headers=admin.headers)
     assert deleted.status_code == 200
     assert_error(await client.get(f"{API}/users/me", headers=_bearer(key)), 401, "unauthorized")
+
+
+async def test_made_up_keys_spend_the_budget_of_their_client(
+    app_factory: Callable[..., Any],
+) -> None:
+    application: FastAPI = await app_factory(rate_limit_max=5, rate_limit_window="1m")
+    statuses = []
+    async with make_client(application) as http:
+        for number in range(12):
+            fake = f"pk_{number:08d}_{'x' * 43}"  # a fresh prefix each time
+            headers = _bearer(fake) if number % 2 else {"X-API-Key": fake}
+            # On a route that needs a sign-in, and on one that needs none.
+            path = "/sessions" if number % 3 else "/auth/password/forgot"
+            response = await http.post(
+                f"{API}{path}", json={"email": "x@example.com"}, headers=headers
+            )
+            statuses.append(response.status_code)
+        anonymous = await http.get(f"{API}/sessions")
+    assert statuses == [401] * 5 + [429] * 7
+    assert_error(anonymous, 429, "rate_limited")  # the same client's budget, spent
+
+
+async def test_a_key_records_its_use_at_most_once_a_minute(
+    settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As each of several workers without Redis runs: no access cache, so every request
+    # checks its key in the database, and only the minute rule limits the writes.
+    application = create_app(settings_factory(), single_worker=False)
+    start = datetime.now(UTC).replace(microsecond=0)
+    now = [start]
+    monkeypatch.setattr("parley.apikeys.service.utcnow", lambda: now[0])
+    async with application.router.lifespan_context(application), make_client(application) as http:
+        try:
+            account = await sign_up(http)
+            created = await _create(http, account)
+
+            async def used_at(after: timedelta) -> datetime:
+                now[0] = start + after
+                me = await http.get(f"{API}/users/me", headers=_bearer(created["key"]))
+                assert me.status_code == 200, me.text
+                listed = await http.get(f"{API}/api-keys", headers=account.headers)
+                (item,) = listed.json()["data"]["items"]
+                return datetime.fromisoformat(item["last_used_at"])
+
+            assert await used_at(timedelta(0)) == start
+            assert await used_at(timedelta(seconds=59)) == start  # within the minute: kept
+            assert await used_at(timedelta(seconds=61)) == start + timedelta(seconds=61)
+        finally:
+            await _clear(application.state.resources.database)
+
+
+async def test_every_auth_route_refuses_a_key(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    keys = [(await _create(client, alice, scope=scope))["key"] for scope in ("read", "write")]
+    operations = [
+        (method.upper(), path.replace("{login_session_id}", alice.session_id))
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith(f"{API}/auth/")
+        for method in item
+    ]
+    public = ["login", "register", "refresh", "token", "password/forgot", "password/reset"]
+    public += ["email/verify", "mfa/verify"]
+    assert {("POST", f"{API}/auth/{path}") for path in public} <= set(operations)
+    for key in keys:
+        for headers in (_bearer(key), {"X-API-Key": key}):
+            for method, path in operations:
+                response = await client.request(method, path, json={}, headers=headers)
+                if path == f"{API}/auth/token":  # the OAuth2 shape (RFC 6749)
+                    assert response.status_code == 403, response.text
+                    assert response.json()["error"] == "insufficient_scope"
+                else:
+                    assert_error(response, 403, "insufficient_scope")
+
+
+async def test_an_unknown_key_on_an_auth_route_is_401(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    unknown = "pk_zzzzzzzz_" + "y" * 43
+    for headers in (_bearer(unknown), {"X-API-Key": unknown}, {"X-API-Key": "not-a-key"}):
+        login = await client.post(
+            f"{API}/auth/login",
+            json={"email": alice.email, "password": alice.password},
+            headers=headers,
+        )
+        assert_error(login, 401, "unauthorized")
+        assert login.headers["www-authenticate"] == "Bearer"
+        token = await client.post(
+            f"{API}/auth/token",
+            data={"username": alice.email, "password": alice.password},
+            headers=headers,
+        )
+        assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+        assert token.headers["www-authenticate"] == "Bearer"
+
+
+async def test_access_tokens_on_auth_routes_are_unaffected(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    key = (await _create(client, alice))["key"]
+    # An access token, current or not, never made these routes refuse; the Authorization
+    # header is the credential even when an X-API-Key comes with it.
+    for headers in (alice.headers, {**alice.headers, "X-API-Key": key}):
+        login = await client.post(
+            f"{API}/auth/login",
+            json={"email": alice.email, "password": alice.password},
+            headers=headers,
+        )
+        assert login.status_code == 200, login.text
+        refreshed = await client.post(
+            f"{API}/auth/refresh",
+            json={"refresh_token": login.json()["data"]["refresh_token"]},
+            headers=headers,
+        )
+        assert refreshed.status_code == 200, refreshed.text
+    listed = await client.get(f"{API}/auth/sessions", headers={**alice.headers, "X-API-Key": key})
+    assert listed.status_code == 200, listed.text
+
+
+async def test_a_key_reads_events_but_gets_no_stream_ticket(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    read_key = (await _create(client, alice, scope="read"))["key"]
+    write_key = (await _create(client, alice, scope="write"))["key"]
+    posted = await client.post(f"{API}/sessions", json={"title": "x"}, headers=_bearer(write_key))
+    assert posted.status_code == 201
+    feed = await client.get(f"{API}/events", params={"limit": 5}, headers=_bearer(read_key))
+    assert feed.status_code == 200, feed.text
+    assert [e["type"] for e in feed.json()["data"]["items"]] == ["session.created"]
+    head = await client.head(f"{API}/events/stream", headers={"X-API-Key": read_key})
+    assert head.status_code == 200
+    assert head.headers["content-type"].startswith("text/event-stream")
+    # A ticket is a credential for browsers' EventSource; a key opens the stream itself.
+    for key in (write_key, read_key):
+        for headers in (_bearer(key), {"X-API-Key": key}):
+            refused = await client.post(f"{API}/events/ticket", headers=headers)
+            assert_error(refused, 403, "insufficient_scope")
+    assert (await client.post(f"{API}/events/ticket", headers=alice.headers)).status_code == 201

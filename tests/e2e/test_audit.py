@@ -310,3 +310,28 @@ async def test_creating_and_deleting_a_webhook_are_recorded_without_its_url(
     ]
     assert entries[1]["details"] == {"events": ["message.created"]}
     assert "receiver-secret" not in str(entries)
+
+
+async def test_creating_and_revoking_an_api_key_are_recorded_without_the_key(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(
+        f"{API}/api-keys",
+        json={"name": "Order bot", "scope": "read"},
+        headers={**alice.headers, "X-Request-ID": "key-made"},
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["data"]
+    revoked = await client.delete(
+        f"{API}/api-keys/{key['id']}", headers={**alice.headers, "X-Request-ID": "key-gone"}
+    )
+    assert revoked.status_code == 200
+    entries = [e for e in await _mine(client, alice) if e["action"].startswith("api_key.")]
+    assert [(e["action"], e["target_type"], e["target_id"], e["request_id"]) for e in entries] == [
+        ("api_key.revoked", "api_key", key["id"], "key-gone"),  # newest first
+        ("api_key.created", "api_key", key["id"], "key-made"),
+    ]
+    assert all(e["actor_id"] == alice.id for e in entries)
+    assert entries[1]["details"] == {"name": "Order bot", "scope": "read", "prefix": key["prefix"]}
+    secret = key["key"].split("_", 2)[2]
+    assert secret not in str(entries)

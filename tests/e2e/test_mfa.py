@@ -83,6 +83,26 @@ async def test_recovery_codes_sign_in_once_each(client: httpx.AsyncClient, alice
     assert (await _verify(client, second, codes[1])).status_code == 200
 
 
+async def test_an_mfa_token_lives_five_minutes(
+    client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Recovery codes do not depend on the time, so only the token's age decides.
+    _secret, codes, _step = await enable_mfa(client, alice)
+    fresh = (await _login(client, alice)).json()["data"]["mfa_token"]
+    stale = (await _login(client, alice)).json()["data"]["mfa_token"]
+    issued = datetime.now(UTC)
+    monkeypatch.setattr("parley.auth.service.utcnow", lambda: issued + timedelta(minutes=4.9))
+    assert (await _verify(client, fresh, codes[0])).status_code == 200
+    monkeypatch.setattr("parley.auth.service.utcnow", lambda: issued + timedelta(minutes=5.1))
+    expired = await _verify(client, stale, codes[1])
+    assert_error(expired, 401, "unauthorized")
+    assert expired.headers["www-authenticate"] == "Bearer"
+    monkeypatch.undo()
+    # The refused code was not spent: it signs in with a token within its five minutes.
+    again = (await _login(client, alice)).json()["data"]["mfa_token"]
+    assert (await _verify(client, again, codes[1])).status_code == 200
+
+
 async def test_a_code_outside_the_window_is_refused(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

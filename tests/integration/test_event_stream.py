@@ -350,3 +350,53 @@ async def test_streams_resume_after_a_worker_restart(redis: Redis, tmp_path: Pat
             assert [e.json()["data"] for e in await again.take(2)] == after
     finally:
         server.kill()
+
+
+def new_key(base: str, user: User, scope: str) -> tuple[str, str]:
+    """A new API key of the user: its id and the key."""
+    created = call(base, "POST", "/api-keys", user, json={"name": "bot", "scope": scope})
+    assert created.status_code == 201, created.text
+    return created.json()["data"]["id"], created.json()["data"]["key"]
+
+
+async def test_an_api_key_opens_a_stream_that_lives_as_long_as_the_key(
+    server: ParleyServer,
+) -> None:
+    alice = sign_up(server.base)
+    key_id, key = new_key(server.base, alice, "read")  # a GET: reading is enough
+    sid = new_session(server.base, alice)
+    async with (
+        httpx.AsyncClient(base_url=server.base, timeout=DEADLINE_S) as http,
+        http.stream("GET", f"{API}/events/stream", headers={"X-API-Key": key}) as response,
+    ):
+        assert response.status_code == 200
+        lines = response.aiter_lines()
+        comments = 0
+        with anyio.fail_after(DEADLINE_S):
+            # Heartbeats (one a second here) for several of the stream's checks of its key.
+            while comments < 7:
+                line = await anext(lines)
+                comments += line.startswith(":")
+            posted = post(server.base, alice, sid, "still open")
+            while not (line := await anext(lines)).startswith("data:"):
+                pass
+        assert json.loads(line.removeprefix("data:"))["data"] == posted
+        revoked = call(server.base, "DELETE", f"/api-keys/{key_id}", alice)
+        assert revoked.status_code == 200, revoked.text
+        with anyio.fail_after(CLOSE_BOUND_S):
+            async for line in lines:
+                assert not line.startswith("data:")
+    refused = call(server.base, "GET", "/events/stream", headers={"X-API-Key": key})
+    assert refused.status_code == 401
+
+
+async def test_disabling_the_user_closes_the_streams_of_their_keys(server: ParleyServer) -> None:
+    alice = sign_up(server.base)
+    _key_id, key = new_key(server.base, alice, "write")
+    with httpx.Client(base_url=server.base, timeout=DEADLINE_S) as http:
+        admin = log_in(http, ADMIN_EMAIL)
+    async with open_stream(server.base, None, headers={"Authorization": f"Bearer {key}"}) as stream:
+        me = call(server.base, "GET", "/users/me", alice).json()["data"]["id"]
+        disabled = call(server.base, "PATCH", f"/users/{me}", admin, json={"is_active": False})
+        assert disabled.status_code == 200, disabled.text
+        await stream.assert_ends(within=CLOSE_BOUND_S)

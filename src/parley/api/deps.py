@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -45,22 +44,28 @@ TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
 API_KEY_SCOPE = "api_key_scope"
 _CREDENTIAL_PATHS = ("/api/v1/auth/", "/api/v1/api-keys")
 _ME = "/api/v1/users/me"
+_STREAM_TICKET = "/api/v1/events/ticket"
 
 
-def _bearer_token(request: Request) -> str | None:
+def _credential(request: Request) -> tuple[str, bool] | None:
     """The bearer token as OAuth2PasswordBearer reads it (the first Authorization header), or
-    else an API key's `X-API-Key` header."""
+    else an `X-API-Key` header; and whether it came from `X-API-Key`."""
     api_key = None
     for name, value in request.scope["headers"]:
         if name == b"authorization":
             scheme, token = get_authorization_scheme_param(value.decode("latin-1"))
-            return token if scheme.lower() == "bearer" and token else None
+            return (token, False) if scheme.lower() == "bearer" and token else None
         if name == b"x-api-key" and api_key is None:
             api_key = value.decode("latin-1").strip() or None
-    return api_key
+    return (api_key, True) if api_key is not None else None
 
 
-def _remembered(request: Request) -> tuple[User, UUID] | None:
+def _bearer_token(request: Request) -> str | None:
+    credential = _credential(request)
+    return credential[0] if credential is not None else None
+
+
+def _remembered(request: Request) -> Principal | None:
     """The hot path: a remembered token whose login session is cached live, no await."""
     token = _bearer_token(request)
     if token is None:
@@ -70,12 +75,13 @@ def _remembered(request: Request) -> tuple[User, UUID] | None:
         holder = remembered_key(resources.access_cache, token)
         return _key_holder(request, holder) if holder is not None else None
     found = resources.access_cache.get_by_token(token)
-    if found is not None:
-        request.scope.setdefault("state", {})["user_id"] = found[0].id
-    return found
+    if found is None:
+        return None
+    request.scope.setdefault("state", {})["user_id"] = found[0].id
+    return Principal(user=found[0], login_session_id=found[1])
 
 
-def _key_holder(request: Request, holder: KeyHolder) -> tuple[User, UUID]:
+def _key_holder(request: Request, holder: KeyHolder) -> Principal:
     """Let a key through only where its scope reaches (403 `insufficient_scope` elsewhere)."""
     state = request.scope.setdefault("state", {})
     state["user_id"] = holder.user.id
@@ -83,12 +89,14 @@ def _key_holder(request: Request, holder: KeyHolder) -> tuple[User, UUID]:
     method, path = request.scope["method"], request.scope["path"]
     if path.startswith(_CREDENTIAL_PATHS) or (path == _ME and method in {"PATCH", "DELETE"}):
         raise InsufficientScope("API keys cannot manage credentials or the account")
+    if path == _STREAM_TICKET:  # a ticket is a credential too (decision 164)
+        raise InsufficientScope("API keys open the event stream directly, without a ticket")
     if holder.scope != "write" and method not in {"GET", "HEAD"}:
         raise InsufficientScope("This API key may only read (GET and HEAD)")
-    return holder.user, holder.api_key_id
+    return Principal(user=holder.user, login_session_id=holder.api_key_id, api_key=True)
 
 
-async def _authenticate(request: Request) -> tuple[User, UUID]:
+async def _authenticate(request: Request) -> Principal:
     """Verify the token and check its login session live (then remember the token)."""
     token = _bearer_token(request)
     if not token:
@@ -112,7 +120,7 @@ async def _authenticate(request: Request) -> tuple[User, UUID]:
             token, principal.login_session_id, expires_in=expires_in
         )
     request.scope.setdefault("state", {})["user_id"] = principal.user.id
-    return principal.user, principal.login_session_id
+    return principal
 
 
 class _Bearer(OAuth2PasswordBearer):
@@ -126,13 +134,12 @@ class _Bearer(OAuth2PasswordBearer):
 
 class _PrincipalOfToken(_Bearer):
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        user, login_session_id = _remembered(request) or await _authenticate(request)
-        return Principal(user=user, login_session_id=login_session_id)
+        return _remembered(request) or await _authenticate(request)
 
 
 class _UserOfToken(_Bearer):
     async def __call__(self, request: Request) -> User:  # type: ignore[override]
-        return (_remembered(request) or await _authenticate(request))[0]
+        return (_remembered(request) or await _authenticate(request)).user
 
 
 # A live login session of an active user, from the bearer token; or an API key, which
@@ -155,6 +162,41 @@ async def admin_user(user: CurrentUser, request: Request) -> User:
 
 
 AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def presented_api_key(request: Request) -> str | None:
+    """The API key the request authenticates with, read as the auth check reads it: a
+    `Bearer pk_...` Authorization header, or else `X-API-Key` (whatever it holds)."""
+    credential = _credential(request)
+    if credential is None:
+        return None
+    value, from_x_api_key = credential
+    return value if from_x_api_key or is_api_key(value) else None
+
+
+async def refuse_api_key(request: Request) -> None:
+    """Refuse a request that presents an API key: 403 `insufficient_scope` for a live key, 401
+    for any other (decision 166). An access token, or no credential, passes untouched."""
+    key = presented_api_key(request)
+    if key is None:
+        return
+    resources: Resources = request.app.state.resources
+    holder = remembered_key(resources.access_cache, key) or await authenticate_api_key(
+        key, database=resources.database, cache=resources.access_cache
+    )
+    request.scope.setdefault("state", {})["user_id"] = holder.user.id
+    raise InsufficientScope("API keys cannot manage credentials or the account")
+
+
+@answers(401, 403, 503)
+async def no_api_key(request: Request) -> None:
+    """Every /auth/* route: no API key may manage credentials. The OAuth2 token route makes the
+    same check itself, to answer in its RFC 6749 shape."""
+    if request.scope["path"] != TOKEN_URL:
+        await refuse_api_key(request)
+
+
+NoApiKey = Depends(no_api_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,13 @@ OAUTH2_ERROR_SCHEMA = {
     "properties": {
         "error": {
             "type": "string",
-            "enum": ["invalid_request", "invalid_grant", "unsupported_grant_type"],
+            "enum": [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unsupported_grant_type",
+                "insufficient_scope",
+            ],
         },
         "error_description": {"type": "string"},
     },
@@ -157,7 +163,8 @@ def derived_errors(app: FastAPI) -> dict[tuple[str, str], set[int]]:
             statuses.add(429)  # the request budget (see parley.middleware.rate_limit)
         if route.body_field is not None:
             statuses |= _BODY_ERRORS
-        for dependant in _dependants(route.dependant):
+        # The route as included: with the dependencies its include_router added.
+        for dependant in _dependants(context.dependant):
             if dependant.call is not None:
                 statuses |= _DEPENDENCY_ERRORS.get(dependant.call, frozenset())
         for method in context.methods or ():

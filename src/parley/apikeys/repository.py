@@ -59,6 +59,22 @@ class ApiKeyRepository(Repository[ApiKey]):
         ).one_or_none()
         return (row[0], row[1]) if row else None
 
+    async def find_live_by_id(
+        self, api_key_id: UUID, *, user_id: UUID, now: datetime
+    ) -> User | None:
+        """The active user of this live key of theirs, or None."""
+        found: User | None = await self.session.scalar(
+            select(User)
+            .join(ApiKey, ApiKey.user_id == User.id)
+            .where(
+                ApiKey.id == api_key_id,
+                ApiKey.user_id == user_id,
+                *_live(now),
+                User.is_active.is_(True),
+            )
+        )
+        return found
+
     async def touch(self, api_key_id: UUID, *, now: datetime) -> None:
         """Record a use, unless one was recorded within the last minute."""
         await self.session.execute(

@@ -126,6 +126,18 @@ async def api_key_holder(key: str, *, database: Database, cache: AccessCache) ->
     return holder.user.id
 
 
+async def api_key_live(
+    api_key_id: UUID, *, user_id: UUID, database: Database, cache: AccessCache
+) -> User | None:
+    """The user while the key is live (not revoked, not expired) and the user active; else
+    None. What an open event stream checks, as a login session's stream checks its session."""
+    cached = cache.get(api_key_id, user_id)
+    if cached is not None:
+        return cached
+    async with database.sessions() as db:
+        return await ApiKeyRepository(db).find_live_by_id(api_key_id, user_id=user_id, now=utcnow())
+
+
 async def authenticate_api_key(key: str, *, database: Database, cache: AccessCache) -> KeyHolder:
     """Accept a live key of an active user; then remember it like a verified access token."""
     prefix = prefix_of(key)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from parley.api.deps import CurrentPrincipal, PageDep, ResourcesDep, client_ip
+from parley.api.deps import CurrentPrincipal, PageDep, ResourcesDep, client_ip, refuse_api_key
 from parley.api.openapi import answers, errors, oauth2_errors
 from parley.auth.dependencies import AuthServiceDep, RegistrationServiceDep, hot_paths
 from parley.auth.schemas import (
@@ -94,8 +94,12 @@ async def token(request: Request, auth: AuthServiceDep) -> OAuth2Token | JSONRes
     Answers in the RFC 6749 shape, errors included: `{error, error_description}`; a malformed
     form is 400 `invalid_request`, another grant type 400 `unsupported_grant_type`, an account
     with two-factor sign-in 400 `invalid_grant` (it must use /auth/login), a disabled or
-    unverified account 403 `invalid_grant`.
+    unverified account 403 `invalid_grant`. An API key is refused like on every /auth/* route:
+    403 `insufficient_scope` when it is live, else 401 `invalid_client`.
     """
+    refused = await _refuse_api_key(request)
+    if refused is not None:
+        return refused
     form = await _token_form(request)
     if isinstance(form, JSONResponse):
         return form
@@ -116,6 +120,21 @@ async def token(request: Request, auth: AuthServiceDep) -> OAuth2Token | JSONRes
         return _oauth2_error(error.status, "invalid_grant", error.message, headers)
     assert isinstance(issued, IssuedTokens)  # second_step=False never answers a challenge
     return OAuth2Token.model_validate(issued)
+
+
+async def _refuse_api_key(request: Request) -> JSONResponse | None:
+    """The RFC 6749 answer to a request that presents an API key, or None when it presents
+    none (decision 166)."""
+    try:
+        await refuse_api_key(request)
+    except ParleyError as error:
+        if error.status >= 500:
+            raise  # an outage is the envelope's 503, like on every route
+        if error.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+            return _oauth2_error(401, "invalid_client", error.message, headers)
+        return _oauth2_error(error.status, "insufficient_scope", error.message)
+    return None
 
 
 async def _token_form(request: Request) -> TokenRequest | JSONResponse:

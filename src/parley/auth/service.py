@@ -53,10 +53,13 @@ MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the user and the login session the access token belongs to."""
+    """Who is calling: the user and the login session the access token belongs to; for an API
+    key (`api_key`), `login_session_id` is the key's id, the access cache keeping both by id
+    (decision 130). Whatever must stay live with the caller checks the one its kind names."""
 
     user: User
     login_session_id: UUID
+    api_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,8 @@ async def list_events(
 @router.post("/events/ticket", status_code=status.HTTP_201_CREATED)
 async def issue_ticket(request: Request, principal: CurrentPrincipal) -> Envelope[TicketRead]:
     """A single-use, 60-second credential for `GET /events/stream?ticket=` (a browser's
-    EventSource cannot send headers); the stream belongs to this login session."""
+    EventSource cannot send headers); the stream belongs to this login session. An API key
+    opens the stream itself: here it is 403 `insufficient_scope`."""
     ticket = await _resources(request).event_tickets.issue(
         user_id=principal.user.id, login_session_id=principal.login_session_id
     )
@@ -110,7 +111,8 @@ async def stream_events(
     ] = None,
 ) -> Response:
     """The caller's chat sessions' events as they are committed (Server-Sent Events). Without
-    Last-Event-ID the stream starts with the next event."""
+    Last-Event-ID the stream starts with the next event. Opened with an API key (read scope is
+    enough), it lives as long as the key."""
     filters = Filters(types=parse_types(types), session_id=session_id)
     if last_event_id is not None and last_event_id.strip():
         after = parse_id(last_event_id.strip())
@@ -126,6 +128,7 @@ async def stream_events(
     feed = events.stream(
         user=principal.user,
         login_session_id=principal.login_session_id,
+        api_key=principal.api_key,
         after=after,
         filters=filters,
         fanout=resources.event_fanout,

@@ -5,6 +5,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 from uuid import UUID
 
+from parley.apikeys.service import api_key_live
 from parley.auth.cache import AccessCache
 from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
@@ -17,8 +18,8 @@ from parley.events.types import EVENT_TYPES
 from parley.models.user import User
 
 STREAM_BATCH = 100
-# How often an open stream checks that its login session is still live (closing within 5 s),
-# and, as often, whether the server is stopping.
+# How often an open stream checks that its login session (or API key) is still live (closing
+# within 5 s), and, as often, whether the server is stopping.
 LOGIN_CHECK_S = 2.0
 
 
@@ -69,11 +70,23 @@ class EventService:
             )
         return None if found is None else found[1]
 
+    async def caller_live(
+        self, cache: AccessCache, *, user_id: UUID, login_session_id: UUID, api_key: bool
+    ) -> User | None:
+        """The user while the caller's credential is live: its login session, or its API key
+        (whose id `login_session_id` then is); else None."""
+        if api_key:
+            return await api_key_live(
+                login_session_id, user_id=user_id, database=self.database, cache=cache
+            )
+        return await self.login_live(cache, user_id=user_id, login_session_id=login_session_id)
+
     async def stream(
         self,
         *,
         user: User,
         login_session_id: UUID,
+        api_key: bool = False,
         after: int,
         filters: Filters,
         fanout: Fanout,
@@ -82,8 +95,9 @@ class EventService:
         stopping: Callable[[], bool],
     ) -> AsyncGenerator[LiveEvent | None, None]:
         """The user's events after `after` as they are committed, oldest first; None when a
-        heartbeat is due. Ends when the login session is no longer live, or soon after
-        `stopping()` turns true (the server is shutting down).
+        heartbeat is due. Ends when the login session (for `api_key`, the key whose id
+        `login_session_id` is) is no longer live, or soon after `stopping()` turns true (the
+        server is shutting down).
 
         The process's one reader hands the stream its events; a stream that is behind (it
         starts from an older id, or its buffer overflowed) reads the log itself first."""
@@ -111,8 +125,8 @@ class EventService:
                 now = clock()
                 if now - last_check >= LOGIN_CHECK_S:
                     last_check = now
-                    live = await self.login_live(
-                        cache, user_id=user.id, login_session_id=login_session_id
+                    live = await self.caller_live(
+                        cache, user_id=user.id, login_session_id=login_session_id, api_key=api_key
                     )
                     if live is None:
                         return

@@ -1,8 +1,10 @@
 """Per-client request budget with RateLimit-* headers and a 429 envelope past it.
 
 The client is the user when the request carries a validly signed access token (checked by
-signature only: no database round trip before the budget is known), else the client IP, with
-IPv6 clients grouped by /64 since one host usually owns a whole /64.
+signature only: no database round trip before the budget is known) or an API key this process
+has verified and still remembers, else the client IP, with IPv6 clients grouped by /64 since
+one host usually owns a whole /64. A key not verified yet counts against the IP, so made-up keys
+buy no budget of their own (decision 165).
 """
 
 import functools
@@ -35,7 +37,6 @@ def bearer_token(authorization: bytes | None) -> str | None:
 
 # API keys are told from access tokens by their mark alone (see parley.apikeys.keys).
 _API_KEY_MARK = "pk_"
-_API_KEY_PREFIX_END = 11
 
 KeyOwner = Callable[[str], UUID | None]
 
@@ -58,12 +59,13 @@ class RequestBudget:
             return None
 
     def client_key(self, token: str | None, client: tuple[str, int] | None) -> str:
-        """`user:<id>` for a validly signed access token or a remembered API key, `key:<prefix>`
-        for a key not verified yet in this process, else `ip:<address or /64>`."""
+        """`user:<id>` for a validly signed access token or a remembered API key, else
+        `ip:<address or /64>` (a key not verified yet, or no longer remembered, included)."""
         if token is not None and token.startswith(_API_KEY_MARK):
             owner = self.key_owner(token) if self.key_owner is not None else None
-            return f"user:{owner}" if owner is not None else f"key:{token[:_API_KEY_PREFIX_END]}"
-        if token is not None:
+            if owner is not None:
+                return f"user:{owner}"
+        elif token is not None:
             try:
                 return f"user:{self.tokens.decode(token).user_id}"
             except InvalidToken:
