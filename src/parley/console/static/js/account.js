@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api, forget, login, verifyMfa } from "./api.js";
-import { ErrorBox, Field, ListFooter, Notice, Secret, Select, Title, html, useAction, usePagedList, when } from "./ui.js";
+import { ErrorBox, Field, ListFooter, Notice, Secret, Select, Title, html, shortId, useAction, usePagedList, when } from "./ui.js";
 
 export function SignInPage({ reason }) {
   const [email, setEmail] = useState("");
@@ -263,7 +263,7 @@ export function AuditPage({ me }) {
         ${list.items.map(
           (e) => html`<tr key=${e.id}>
             <td class="nowrap" data-label="When">${when(e.created_at)}</td><td class="nowrap" data-label="Action"><code>${e.action}</code></td>
-            <td data-label="Target">${e.target_type ? `${e.target_type} ${String(e.target_id || "").slice(0, 8)}` : "—"}</td>
+            <td data-label="Target">${e.target_type ? html`${e.target_type} <span title=${e.target_id}>${shortId(e.target_id || "")}</span>` : "—"}</td>
             <td class="nowrap" data-label="From">${e.ip_address || "—"}</td>
             <td class="small" data-label="Details">${details(e.details)}</td>
           </tr>`,

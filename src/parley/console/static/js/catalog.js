@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { ErrorBox, Field, ListFooter, Notice, Title, html, useAction, usePagedList } from "./ui.js";
+import { ErrorBox, Field, ListFooter, Notice, Title, html, shortId, useAction, usePagedList } from "./ui.js";
 
 function SessionNav({ id, current }) {
   const link = (href, text, name) =>
@@ -125,7 +125,7 @@ function SellerList({ list }) {
               ${s.description && html`<p>${s.description}</p>`}
               ${s.benefits && html`<p><strong>Benefits:</strong> ${s.benefits}</p>`}
               ${s.image_url && html`<p class="muted small">Image: ${s.image_url}</p>`}
-              <p class="muted small">In session <a href=${`#/sessions/${s.session_id}`}>${s.session_id.slice(0, 8)}…</a></p>
+              <p class="muted small">In session <a href=${`#/sessions/${s.session_id}`}>${shortId(s.session_id)}</a></p>
               <div class="row">
                 <button type="button" class="secondary" onClick=${() => setEditing(s.id)} aria-label=${`Edit ${s.name}`}>Edit</button>
                 <button type="button" class="danger" onClick=${() => remove(s)} aria-label=${`Delete ${s.name}`}>Delete</button>

@@ -118,6 +118,10 @@ export function ListFooter({ list, label = "items" }) {
   `;
 }
 
+// Ids are UUIDv7: their first digits are a timestamp that ids made together share, so an id
+// is shortened to its last, random digits.
+export const shortId = (id) => `…${String(id).slice(-8)}`;
+
 export function when(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
