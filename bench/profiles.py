@@ -31,7 +31,7 @@ STANDARD = Profile(
     login_duration=6,
     contention_duration=3,
     soak_checkpoints=(50_000, 100_000),
-    soak_seconds=75,
+    soak_seconds=180,
     soak_databases=("sqlite",),
     scaling=True,
 )
