@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_event_stream import (
+from tests.support.event_streams import (
     call,
     new_session,
     open_stream,

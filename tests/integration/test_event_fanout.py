@@ -9,8 +9,7 @@ from contextlib import AsyncExitStack
 import anyio
 import pytest
 
-from tests.integration.test_event_stream import (
-    PARLEY,
+from tests.support.event_streams import (
     Stream,
     call,
     new_session,
@@ -18,7 +17,7 @@ from tests.integration.test_event_stream import (
     post,
     sign_up,
 )
-from tests.support.parley_server import SQLITE_PASS_ONLY, ParleyServer, running_parley
+from tests.support.parley_server import PARLEY, SQLITE_PASS_ONLY, ParleyServer, running_parley
 from tests.support.servers import Redis, own_redis
 
 pytestmark = [
