@@ -70,6 +70,8 @@ class JobQueue:
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Set by stop(): a loop pausing between rounds ends its pause at once.
+        self._stop_requested = asyncio.Event()
         self._broker_lock = asyncio.Lock()
         self._stopped = False
 
@@ -81,6 +83,7 @@ class JobQueue:
         """Start the loops: run jobs (embedded) or relay them to the broker, and schedule."""
         load_jobs()
         self._stopped = False
+        self._stop_requested.clear()
         if self.embedded:
             self._spawn(self._run_forever)
         else:
@@ -101,6 +104,7 @@ class JobQueue:
         remove_waker(self.wake)
         # Loops also check the flag: a cancellation landing as a timeout fires can be lost.
         self._stopped = True
+        self._stop_requested.set()
         self._wake.set()
         # A short drain first: a job or claim cancelled mid-transaction could leave its
         # connection holding a lock (SQLite's write lock) until it is collected.
@@ -122,6 +126,12 @@ class JobQueue:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less when stop() is called meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop_requested.wait()
 
     def _spawn(self, loop: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(loop()))  # type: ignore[arg-type]
@@ -186,7 +196,7 @@ class JobQueue:
             async with self.runner.repository() as (uow, jobs):
                 await jobs.requeue(unsent, token=token, run_at=utcnow() + RELAY_RETRY, error=None)
                 await uow.commit()
-            await asyncio.sleep(RELAY_RETRY.total_seconds())
+            await self._pause(RELAY_RETRY.total_seconds())
         return sent
 
     async def _ensure_broker(self) -> None:
@@ -206,7 +216,7 @@ class JobQueue:
                 await self.schedule_due()
             except Exception as error:
                 warn_of("schedule_not_kept", error)
-            await asyncio.sleep(SCHEDULE_TICK_S)
+            await self._pause(SCHEDULE_TICK_S)
 
     async def _create_schedules(self) -> None:
         """Give each periodic job its schedule row, first due one interval from now (kept when
