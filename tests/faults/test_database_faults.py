@@ -182,10 +182,12 @@ async def test_postgresql_restarted_and_stopped_under_writers_is_only_ever_503(
             assert load.statuses[503] > 0, "the faults were not felt"
             assert "Traceback" not in server.log
         except AssertionError as failure:
-            # What the server logged is what tells the cause of a 500: keep it in the report.
-            raise AssertionError(
-                f"{failure}\n--- server log (end) ---\n{server.log[-8000:]}"
-            ) from None
+            # What the server logged is what tells the cause of a 500: keep it in the report,
+            # from the first unhandled error on (else the end).
+            log = server.log
+            first = log.find("unhandled_error")
+            shown = log[max(0, first - 1000) : first + 7000] if first >= 0 else log[-8000:]
+            raise AssertionError(f"{failure}\n--- server log ---\n{shown}") from None
 
 
 async def _queue_behind(server: ParleyServer, database: Path) -> Load:
