@@ -81,7 +81,17 @@ def _is_unavailable(error: BaseException) -> bool:
         return True  # the database's host name does not resolve
     if isinstance(error, OSError):
         return error.errno in _CONNECTION_ERRNOS
+    if _is_asyncpg_protocol_lost(error):
+        return True
     return _mysql_errno(error) in _MYSQL_ERRNOS
+
+
+def _is_asyncpg_protocol_lost(error: BaseException) -> bool:
+    """asyncpg's InternalClientError ("cannot switch to state 12; another operation (2) is in
+    progress"): a server that went away mid-operation left the connection's protocol in a state
+    it cannot leave. The connection is lost, not the request wrong; the pool's pre-ping drops it."""
+    kind = type(error)
+    return kind.__name__ == "InternalClientError" and kind.__module__.startswith("asyncpg.")
 
 
 def _mysql_errno(error: BaseException) -> int | None:
