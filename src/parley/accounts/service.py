@@ -144,7 +144,8 @@ async def notice_if_new_device(
     the last 90 days. The account's first sign-in is no news to its holder."""
     device = device_signature(user_agent, ip_address)
     last_seen = await devices.remember(user.id, device, now=now)
-    first = await users.mark_signed_in(user.id)
+    # The conditional update decides between two concurrent first sign-ins; later ones skip it.
+    first = not user.has_signed_in and await users.mark_signed_in(user.id)
     if first or (last_seen is not None and last_seen >= now - DEVICE_MEMORY):
         return
     mail = new_device_notice(
