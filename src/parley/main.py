@@ -12,6 +12,7 @@ from parley import __version__
 from parley.accounts.router import router as accounts_router
 from parley.api.deps import NoApiKey
 from parley.api.errors import install_error_handlers
+from parley.api.lane import Lane
 from parley.api.methods import HeadAsGet, HeadWithoutBody
 from parley.api.openapi import install_openapi
 from parley.api.resources import Resources
@@ -20,8 +21,10 @@ from parley.apikeys.service import api_key_holder, remembered_key_owner
 from parley.audit.router import router as audit_router
 from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
+from parley.catalog.router import lane_routes as catalog_lane
 from parley.catalog.router import router as catalog_router
 from parley.chats.router import build_router as build_chats_router
+from parley.chats.router import lane_routes as chats_lane
 from parley.console.router import router as console_router
 from parley.core.config import Settings, get_settings
 from parley.core.cursors import CursorCodec
@@ -45,6 +48,7 @@ from parley.ops.docs import create_documented_app
 from parley.ops.metrics import track_pool, worker_exiting
 from parley.ops.router import router as ops_router
 from parley.users.bootstrap import ensure_first_admin
+from parley.users.router import lane_routes as users_lane
 from parley.users.router import router as users_router
 from parley.webhooks.dispatch import Dispatcher
 from parley.webhooks.router import router as webhooks_router
@@ -145,6 +149,8 @@ def create_app(
                     api_key_holder, database=resources.database, cache=resources.access_cache
                 ),
             ),
+            # The hot routes' common case, answered past the framework (decision 182).
+            lane=Lane(resources, [*users_lane, *chats_lane, *catalog_lane], prefix=API_PREFIX),
         ),
     )
     app.state.resources = resources

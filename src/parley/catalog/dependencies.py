@@ -28,4 +28,8 @@ def hot_paths(request: Request) -> CatalogHotPaths:
     parameters (no session or service dependencies: each costs a resolution on every
     request)."""
     resources: Resources = request.app.state.resources
+    return catalog_hot_paths(resources)
+
+
+def catalog_hot_paths(resources: Resources) -> CatalogHotPaths:
     return CatalogHotPaths(resources.database, resources.cursors)

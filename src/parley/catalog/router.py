@@ -6,8 +6,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from parley.api.deps import CurrentUser, PageDep
+from parley.api.lane import PAGE, LaneCall, LaneRoute, lane_route
 from parley.api.openapi import created_links, errors
-from parley.catalog.dependencies import SellerServiceDep, VendorServiceDep, hot_paths
+from parley.catalog.dependencies import (
+    SellerServiceDep,
+    VendorServiceDep,
+    catalog_hot_paths,
+    hot_paths,
+)
 from parley.catalog.schemas import (
     SellerCreate,
     SellerRead,
@@ -19,6 +25,8 @@ from parley.catalog.schemas import (
 from parley.core.schemas import Envelope, Page, SearchQuery
 
 router = APIRouter()
+# The hot routes' lane twins (parley.api.lane), each beside its route.
+lane_routes: list[LaneRoute] = []
 
 
 VendorQuery = Annotated[
@@ -75,6 +83,13 @@ async def get_session_vendor(
     return _json(await hot_paths(request).get_session_vendor(chat_session_id, viewer=user))
 
 
+@lane_route(lane_routes, "GET", "/sessions/{chat_session_id}/vendor")
+async def lane_get_session_vendor(call: LaneCall) -> tuple[int, bytes]:
+    return 200, await catalog_hot_paths(call.resources).get_session_vendor(
+        call.ids[0], viewer=call.user
+    )
+
+
 @router.patch("/sessions/{chat_session_id}/vendor", responses=errors(403, 404))
 async def update_vendor(
     chat_session_id: UUID, data: VendorUpdate, user: CurrentUser, service: VendorServiceDep
@@ -102,6 +117,15 @@ async def list_vendors(
         viewer=user, q=q or None, limit=page.limit, cursor=page.cursor
     )
     return _json(body)
+
+
+@lane_route(lane_routes, "GET", "/vendors", query=(*PAGE, "q"))
+async def lane_list_vendors(call: LaneCall) -> tuple[int, bytes]:
+    query = call.query
+    body = await catalog_hot_paths(call.resources).list_vendors(
+        viewer=call.user, q=query["q"] or None, limit=query["limit"], cursor=query["cursor"]
+    )
+    return 200, body
 
 
 @router.get("/vendors/{vendor_id}", responses=errors(404))
@@ -158,6 +182,19 @@ async def list_session_sellers(
     return _json(body)
 
 
+@lane_route(lane_routes, "GET", "/sessions/{chat_session_id}/sellers", query=(*PAGE, "q"))
+async def lane_list_session_sellers(call: LaneCall) -> tuple[int, bytes]:
+    query = call.query
+    body = await catalog_hot_paths(call.resources).list_session_sellers(
+        call.ids[0],
+        viewer=call.user,
+        q=query["q"] or None,
+        limit=query["limit"],
+        cursor=query["cursor"],
+    )
+    return 200, body
+
+
 @router.get("/sellers", response_model=Envelope[Page[SellerRead]], responses=errors(400))
 async def search_sellers(
     request: Request, user: CurrentUser, page: PageDep, q: SellerQuery = None
@@ -173,10 +210,24 @@ async def search_sellers(
     return _json(body)
 
 
+@lane_route(lane_routes, "GET", "/sellers", query=(*PAGE, "q"))
+async def lane_search_sellers(call: LaneCall) -> tuple[int, bytes]:
+    query = call.query
+    body = await catalog_hot_paths(call.resources).search_sellers(
+        viewer=call.user, q=query["q"] or None, limit=query["limit"], cursor=query["cursor"]
+    )
+    return 200, body
+
+
 @router.get("/sellers/{seller_id}", response_model=Envelope[SellerRead], responses=errors(404))
 async def get_seller(seller_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Return one seller."""
     return _json(await hot_paths(request).get_seller(seller_id, viewer=user))
+
+
+@lane_route(lane_routes, "GET", "/sellers/{seller_id}")
+async def lane_get_seller(call: LaneCall) -> tuple[int, bytes]:
+    return 200, await catalog_hot_paths(call.resources).get_seller(call.ids[0], viewer=call.user)
 
 
 @router.patch("/sellers/{seller_id}", responses=errors(403, 404, 409))

@@ -37,7 +37,10 @@ def hot_paths(request: Request) -> ChatHotPaths:
     """The lean use cases, called from their routes: those resolve only the caller and the
     parameters (no session or service dependencies: each costs a resolution on every
     request)."""
-    resources = resources_of(request)
+    return chat_hot_paths(resources_of(request))
+
+
+def chat_hot_paths(resources: Resources) -> ChatHotPaths:
     return ChatHotPaths(resources.database, resources.cursors)
 
 

@@ -8,8 +8,15 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
 from parley.api.deps import CurrentUser, PageDep
+from parley.api.lane import PAGE, LaneCall, LaneRoute, lane_route, read_body
 from parley.api.openapi import created_links, errors
-from parley.chats.dependencies import ChatServiceDep, hot_paths, opened_chat_service, resources_of
+from parley.chats.dependencies import (
+    ChatServiceDep,
+    chat_hot_paths,
+    hot_paths,
+    opened_chat_service,
+    resources_of,
+)
 from parley.chats.errors import UnsupportedMessageBody, invalid_body
 from parley.chats.schemas import (
     ChatSessionCreate,
@@ -28,6 +35,8 @@ from parley.media.multipart import MultipartUpload
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
 
 router = APIRouter()
+# The hot routes' lane twins (parley.api.lane), each beside its route.
+lane_routes: list[LaneRoute] = []
 
 
 def _json(body: bytes, status_code: int = status.HTTP_200_OK) -> Response:
@@ -74,6 +83,15 @@ async def list_sessions(
     return _json(body)
 
 
+@lane_route(lane_routes, "GET", "/sessions", query=(*PAGE, "q"))
+async def lane_list_sessions(call: LaneCall) -> tuple[int, bytes]:
+    query = call.query
+    body = await chat_hot_paths(call.resources).list_sessions(
+        owner=call.user, limit=query["limit"], cursor=query["cursor"], q=query["q"]
+    )
+    return 200, body
+
+
 @router.get(
     "/sessions/{chat_session_id}",
     response_model=Envelope[ChatSessionRead],
@@ -82,6 +100,11 @@ async def list_sessions(
 async def get_session(chat_session_id: UUID, request: Request, user: CurrentUser) -> Response:
     """Read a chat session (owner or admin)."""
     return _json(await hot_paths(request).get_session(chat_session_id, viewer=user))
+
+
+@lane_route(lane_routes, "GET", "/sessions/{chat_session_id}")
+async def lane_get_session(call: LaneCall) -> tuple[int, bytes]:
+    return 200, await chat_hot_paths(call.resources).get_session(call.ids[0], viewer=call.user)
 
 
 @router.patch("/sessions/{chat_session_id}", responses=errors(403, 404))
@@ -128,6 +151,20 @@ async def post_message(chat_session_id: UUID, request: Request, user: CurrentUse
     return _json(posted.model_dump_json().encode(), status.HTTP_201_CREATED)
 
 
+@lane_route(
+    lane_routes,
+    "POST",
+    "/sessions/{chat_session_id}/messages",
+    content_type=b"application/json",
+)
+async def lane_post_text_message(call: LaneCall) -> tuple[int, bytes]:
+    # The edge bounds the body to MAX_BODY_BYTES, the route's own limit for JSON.
+    data = _text_message(_parse_json(await read_body(call.receive)))
+    hot = chat_hot_paths(call.resources)
+    body = await hot.post_text_message(call.ids[0], author=call.user, data=data)
+    return status.HTTP_201_CREATED, body
+
+
 async def _read_json(request: Request, limit: int) -> Any:
     """Read a JSON body of at most `limit` bytes (the route's own limit is the media one)."""
     declared = request.headers.get("content-length", "")
@@ -138,6 +175,10 @@ async def _read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge
+    return _parse_json(body)
+
+
+def _parse_json(body: bytes | bytearray) -> Any:
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
@@ -178,6 +219,20 @@ async def list_messages(
         q=q,
     )
     return _json(body)
+
+
+@lane_route(lane_routes, "GET", "/sessions/{chat_session_id}/messages", query=(*PAGE, "q", "order"))
+async def lane_list_messages(call: LaneCall) -> tuple[int, bytes]:
+    query = call.query
+    body = await chat_hot_paths(call.resources).list_messages(
+        call.ids[0],
+        viewer=call.user,
+        limit=query["limit"],
+        cursor=query["cursor"],
+        descending=query["order"] == "desc",
+        q=query["q"],
+    )
+    return 200, body
 
 
 @router.get("/messages/{message_id}", responses=errors(404))

@@ -12,6 +12,7 @@ headers, and is then logged and counted (see parley.middleware.stack).
 """
 
 import time
+from typing import Protocol
 
 import structlog
 from starlette.requests import ClientDisconnect
@@ -44,6 +45,22 @@ from parley.middleware.security_headers import SecurityHeaders, is_no_store
 from parley.ops.metrics import RATE_LIMITED
 
 Headers = list[tuple[bytes, bytes]]
+
+
+class Lane(Protocol):
+    """Answers a hot route's common case past the framework, or tells False (parley.api.lane)."""
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        authorization: bytes | None,
+        content_type: bytes | None,
+    ) -> bool: ...
+
+
 _CONDITIONAL_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -54,6 +71,8 @@ class RequestHeaders:
         "api_key",
         "authorization",
         "content_length",
+        "content_type",
+        "first_authorization",
         "gzip",
         "idempotency_key",
         "if_none_match",
@@ -66,6 +85,8 @@ class RequestHeaders:
 
     def __init__(self, raw: Headers) -> None:
         self.authorization: bytes | None = None
+        self.first_authorization: bytes | None = None  # of any scheme, as the app reads it
+        self.content_type: bytes | None = None
         self.api_key: bytes | None = None
         self.content_length: bytes | None = None
         self.origin: bytes | None = None
@@ -78,12 +99,15 @@ class RequestHeaders:
         gzip: bool | None = None
         for name, value in raw:
             if name == b"authorization":
+                if self.first_authorization is None:
+                    self.first_authorization = value
                 if self.authorization is None and value[:7].lower() == b"bearer ":
                     self.authorization = value
             elif name == b"content-length":
                 self.content_length = self.content_length or value
-            elif name == b"content-type":
-                self.multipart = self.multipart or value.lower().startswith(b"multipart/form-data")
+            elif name == b"content-type" and self.content_type is None:
+                self.content_type = value
+                self.multipart = value.lower().startswith(b"multipart/form-data")
             elif name == b"origin":
                 self.origin = self.origin or value
             elif name == REQUEST_ID:
@@ -147,9 +171,11 @@ class EdgeMiddleware:
         max_multipart_bytes: int,
         development: bool,
         idempotency: IdempotentRequests | None = None,
+        lane: Lane | None = None,
     ) -> None:
         self.app = app
         self.idempotency = idempotency
+        self.lane = lane
         self.forwarded = ForwardedClient(trusted_proxies) if trusted_proxies else None
         self.security = SecurityHeaders(hsts=hsts)
         self.cors = CorsPolicy(cors_origins)
@@ -213,19 +239,26 @@ class EdgeMiddleware:
         app_send = Gzip(respond).send if request.gzip else respond
         if scope["method"] in _CONDITIONAL_METHODS:
             app_send = Conditional(app_send, request.if_none_match).send
+        bounded = limited(receive, limit)
         try:
             if request.idempotency_key is not None and self.idempotency is not None:
                 await self.idempotency(
                     self.app,
                     scope,
-                    limited(receive, limit),
+                    bounded,
                     app_send,
                     key=request.idempotency_key,
                     authorization=request.authorization,
                     api_key=request.api_key,
                 )
-            else:
-                await self.app(scope, limited(receive, limit), app_send)
+            elif self.lane is None or not await self.lane(
+                scope,
+                bounded,
+                app_send,
+                authorization=request.first_authorization,
+                content_type=request.content_type,
+            ):
+                await self.app(scope, bounded, app_send)
         except ClientDisconnect:
             return  # the client left mid-request: nobody is there to answer, and it is no bug
         except Exception as exc:

@@ -18,7 +18,7 @@ from parley.core.config import Settings
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.idempotency.edge import IdempotentRequests
-from parley.middleware.edge import EdgeMiddleware
+from parley.middleware.edge import EdgeMiddleware, Lane
 from parley.middleware.rate_limit import KeyOwner
 
 
@@ -29,6 +29,7 @@ def middleware_stack(
     request_limiter: Limiter,
     key_owner: KeyOwner | None = None,
     idempotency: IdempotentRequests | None = None,
+    lane: Lane | None = None,
 ) -> list[Middleware]:
     """Return the application's middleware, outermost first."""
     return [
@@ -44,5 +45,6 @@ def middleware_stack(
             max_multipart_bytes=settings.media_max_bytes + settings.max_body_bytes,
             development=settings.is_development,
             idempotency=idempotency,
+            lane=lane,
         )
     ]

@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from parley.api.deps import AdminUser, CurrentUser, PageDep, ResourcesDep
+from parley.api.lane import LaneCall, LaneRoute, lane_route
 from parley.api.openapi import errors
 from parley.core.cursors import list_scope
 from parley.core.schemas import Envelope, Page, SearchQuery
@@ -14,6 +15,8 @@ from parley.users.hot_paths import me_response
 from parley.users.schemas import PasswordConfirmation, UserRead, UserUpdateAdmin, UserUpdateMe
 
 router = APIRouter()
+# The hot routes' lane twins (parley.api.lane), each beside its route.
+lane_routes: list[LaneRoute] = []
 
 
 @router.get("/me", response_model=Envelope[UserRead])
@@ -21,6 +24,11 @@ async def read_me(user: CurrentUser) -> Response:
     """Return the caller's account."""
     # Bytes written from the caller's row; the response_model still documents them.
     return Response(me_response(user), media_type="application/json")
+
+
+@lane_route(lane_routes, "GET", "/users/me")
+async def lane_read_me(call: LaneCall) -> tuple[int, bytes]:
+    return 200, me_response(call.user)
 
 
 @router.patch("/me", responses=errors(409))
