@@ -25,7 +25,7 @@ from parley.core.clock import utcnow
 from parley.core.cursors import CursorCodec, list_scope
 from parley.core.ids import new_id
 from parley.db.engine import Database
-from parley.db.fast import Driver, Row, driver, envelope
+from parley.db.fast import Driver, Row, driver, envelope, reading
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
 from parley.events import outbox
@@ -40,8 +40,7 @@ class ChatHotPaths:
 
     async def get_session(self, chat_session_id: UUID, *, viewer: User) -> bytes:
         """A session its owner or an admin may read; 404 otherwise."""
-        async with self.database.sessions() as db, UnitOfWork(db):
-            conn, dialect = await driver(db)
+        async with reading(self.database.engine) as (conn, dialect):
             row = await ChatRows(conn, dialect).session(chat_session_id, viewer)
         if row is None:
             raise ChatSessionNotFound
@@ -53,8 +52,7 @@ class ChatHotPaths:
         """A page of the owner's sessions, most recently active first."""
         scope = list_scope("sessions", owner.id)
         after = session_position(self.cursors, cursor, scope) if cursor else None
-        async with self.database.sessions() as db, UnitOfWork(db):
-            conn, dialect = await driver(db)
+        async with reading(self.database.engine) as (conn, dialect):
             rows = await ChatRows(conn, dialect).session_page(
                 owner.id, limit=limit, after=after, q=q
             )
@@ -80,8 +78,7 @@ class ChatHotPaths:
         """A page of a readable session's messages in sequence order."""
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
         after_seq = message_position(self.cursors, cursor, scope) if cursor else None
-        async with self.database.sessions() as db, UnitOfWork(db):
-            conn, dialect = await driver(db)
+        async with reading(self.database.engine) as (conn, dialect):
             chats = ChatRows(conn, dialect)
             rows = await chats.message_page(
                 chat_session_id,
