@@ -36,7 +36,10 @@ class Doorbell:
         self._rung = asyncio.Event()
         self._redis: Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pending: set[asyncio.Task[None]] = set()
+        # One publisher at a time: rings while it publishes make it publish once more, so a
+        # burst of commits costs two round trips to Redis, not one each.
+        self._publisher: asyncio.Task[None] | None = None
+        self._publish_wanted = False
 
     @property
     def poll_interval(self) -> float:
@@ -65,17 +68,22 @@ class Doorbell:
         """Events were committed here: wake this process's streams and tell the others."""
         self._wake()
         if self._redis is not None:
-            task = asyncio.get_running_loop().create_task(self._publish())
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._publish_wanted = True
+            if self._publisher is None:
+                self._publisher = asyncio.get_running_loop().create_task(self._publish())
 
     async def _publish(self) -> None:
-        assert self._redis is not None
+        # Each publish starts after every ring seen before it: no commit goes untold.
         try:
-            async with asyncio.timeout(REDIS_TIMEOUT_S):
-                await self._redis.publish(CHANNEL, self._origin)
-        except (RedisError, OSError, TimeoutError):
-            pass  # the other workers' streams poll the log meanwhile
+            while self._publish_wanted and self._redis is not None:
+                self._publish_wanted = False
+                try:
+                    async with asyncio.timeout(REDIS_TIMEOUT_S):
+                        await self._redis.publish(CHANNEL, self._origin)
+                except (RedisError, OSError, TimeoutError):
+                    pass  # the other workers' streams poll the log meanwhile
+        finally:
+            self._publisher = None
 
     async def start(self) -> None:
         if self._redis_url is not None:
@@ -83,7 +91,7 @@ class Doorbell:
             self._tasks = [asyncio.create_task(self._listen(self._redis_url))]
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._pending]:
+        for task in [*self._tasks, *([self._publisher] if self._publisher else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
