@@ -30,7 +30,7 @@ class CatalogHotPaths:
         self.cursors = cursors
 
     async def get_seller(self, seller_id: UUID, *, viewer: User) -> bytes:
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             row = await CatalogRows(conn, dialect).seller(seller_id, viewer)
         if row is None:
             raise SellerNotFound
@@ -42,7 +42,7 @@ class CatalogHotPaths:
         """The viewer's sellers across chat sessions (an admin's: everyone's)."""
         scope = list_scope("sellers", viewer.id, q)
         after = self._seller_after(cursor, scope)
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             rows = await CatalogRows(conn, dialect).seller_page(
                 viewer, chat_session_id=None, q=q, limit=limit, after=after
             )
@@ -55,7 +55,7 @@ class CatalogHotPaths:
         # `q` ranks the sellers, so a cursor holds only within the same search.
         scope = list_scope("session-sellers", chat_session_id, q)
         after = self._seller_after(cursor, scope)
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             rows = await CatalogRows(conn, dialect).seller_page(
                 viewer, chat_session_id=chat_session_id, q=q, limit=limit, after=after
             )
@@ -65,7 +65,7 @@ class CatalogHotPaths:
         return self._seller_page(conn, rows, limit, scope, searched=bool(q))
 
     async def get_session_vendor(self, chat_session_id: UUID, *, viewer: User) -> bytes:
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             row = await CatalogRows(conn, dialect).session_vendor(chat_session_id, viewer)
         if row is None:
             raise ChatSessionNotFound
@@ -79,7 +79,7 @@ class CatalogHotPaths:
         """The viewer's vendors across chat sessions, newest first (an admin's: everyone's)."""
         scope = list_scope("vendors", viewer.id)
         after = self.cursors.decode_id(cursor, scope=scope)
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             rows = await CatalogRows(conn, dialect).vendor_page(
                 viewer, q=q, limit=limit, after=after
             )

@@ -25,12 +25,18 @@ from parley.core.clock import utcnow
 from parley.core.cursors import CursorCodec, list_scope
 from parley.core.ids import new_id
 from parley.db.engine import Database
-from parley.db.fast import Driver, Row, driver, envelope, reading
-from parley.db.session import begin_write
-from parley.db.uow import UnitOfWork
+from parley.db.fast import Driver, Row, envelope, reading, writing
 from parley.events import outbox
 from parley.media.schemas import MEDIA_PATH
 from parley.models.user import Role, User
+
+
+class _NotPosted(Exception):
+    """The post matched no session its author may write to (`owner_id`: whose it is, if
+    the statement could tell)."""
+
+    def __init__(self, owner_id: object) -> None:
+        self.owner_id = owner_id
 
 
 class ChatHotPaths:
@@ -40,7 +46,7 @@ class ChatHotPaths:
 
     async def get_session(self, chat_session_id: UUID, *, viewer: User) -> bytes:
         """A session its owner or an admin may read; 404 otherwise."""
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             row = await ChatRows(conn, dialect).session(chat_session_id, viewer)
         if row is None:
             raise ChatSessionNotFound
@@ -52,7 +58,7 @@ class ChatHotPaths:
         """A page of the owner's sessions, most recently active first."""
         scope = list_scope("sessions", owner.id)
         after = session_position(self.cursors, cursor, scope) if cursor else None
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             rows = await ChatRows(conn, dialect).session_page(
                 owner.id, limit=limit, after=after, q=q
             )
@@ -78,7 +84,7 @@ class ChatHotPaths:
         """A page of a readable session's messages in sequence order."""
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
         after_seq = message_position(self.cursors, cursor, scope) if cursor else None
-        async with reading(self.database.engine) as (conn, dialect):
+        async with reading(self.database) as (conn, dialect):
             chats = ChatRows(conn, dialect)
             rows = await chats.message_page(
                 chat_session_id,
@@ -124,26 +130,28 @@ class ChatHotPaths:
         def render(created_at: str | None) -> str:
             return head if created_at is None else f'{head}{created_at}"}}'
 
-        async with self.database.sessions() as db, UnitOfWork(db) as uow:
-            await begin_write(db)  # SQLite: this process's writer turn, then BEGIN IMMEDIATE
-            conn, dialect = await driver(db)
-            posted = await ChatRows(conn, dialect).post_text(
-                message_id,
-                chat_session_id,
-                author.id,
-                now=utcnow(),
-                title=title_from(data.content),
-                sender=sender,
-                content=data.content,
-                phone_number=data.phone_number,
-                render=render,
-            )
-            if posted.data is None:
-                if posted.owner_id is None:
+        try:
+            async with writing(self.database) as conn:
+                posted = await ChatRows(conn, conn.dialect).post_text(
+                    message_id,
+                    chat_session_id,
+                    author.id,
+                    now=utcnow(),
+                    title=title_from(data.content),
+                    sender=sender,
+                    content=data.content,
+                    phone_number=data.phone_number,
+                    render=render,
+                )
+                if posted.data is None:
+                    raise _NotPosted(posted.owner_id)  # rolls back what the claim did
+        except _NotPosted as refused:
+            if refused.owner_id is None:
+                async with self.database.sessions() as db:
                     await refuse_write(ChatSessionRepository(db), chat_session_id, author)
-                raise NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
-            uow.after_commit(lambda: outbox.ring(db))
-            await uow.commit()
+            refusal = NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
+            raise refusal from None
+        outbox.ring_engine(self.database.engine)
         return envelope("Message posted", orjson.Fragment(posted.data))
 
 

@@ -30,6 +30,12 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def writer(self) -> asyncio.Lock | None:
+        """SQLite: the process's writer turn, which every write transaction takes first."""
+        writer: asyncio.Lock | None = self.sessions.kw.get("writer")
+        return writer
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -72,7 +78,7 @@ def create_sibling(database: Database, *, pool_size: int) -> Database:
     """A second pool on the same database (for background work), sharing SQLite's writer turn
     with the first, so the two never race for the file's write lock."""
     sibling = create_database(database.engine.url.render_as_string(False), pool_size=pool_size)
-    writer = database.sessions.kw.get("writer")
+    writer = database.writer
     if writer is not None:
         sibling.sessions.configure(writer=writer)
     return sibling

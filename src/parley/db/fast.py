@@ -8,6 +8,7 @@ The conversions those would do (UUIDs and timestamps differ per database, see db
 done here, once, by the connection's `Driver`.
 """
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,8 +18,10 @@ from uuid import UUID
 import orjson
 from sqlalchemy import ClauseElement, Dialect
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import greenlet_spawn
+
+from parley.db.engine import Database
 
 Row = Sequence[Any]
 
@@ -81,6 +84,7 @@ class Driver:
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection = connection
+        self.dialect = dialect
 
     async def fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[Row]:
         """Run the statement with these parameters by name; return its rows (maybe none)."""
@@ -95,6 +99,16 @@ class Driver:
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         raise NotImplementedError
+
+    async def command(self, sql: str) -> None:
+        """Run a statement without parameters or rows: a transaction's BEGIN, COMMIT, ROLLBACK."""
+        try:
+            await self._fetch(sql, [])
+        except self.interface_errors as error:
+            raise sa_exc.InterfaceError(sql, [], error) from error
+
+    # The statement that begins a write transaction (SQLite: holding the write lock at once).
+    BEGIN_WRITE = "BEGIN"
 
     def uuid(self, value: UUID) -> Any:
         return value.hex  # CHAR(32) on SQLite and MariaDB
@@ -115,6 +129,8 @@ class Driver:
 
 class SqliteDriver(Driver):
     """aiosqlite: text timestamps in SQLAlchemy's fixed format, UUIDs as 32 hex digits."""
+
+    BEGIN_WRITE = "BEGIN IMMEDIATE"
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         return list(await self.connection.execute_fetchall(sql, args))
@@ -139,6 +155,9 @@ class PostgresDriver(Driver):
     """asyncpg: native UUIDs and timezone-aware timestamps."""
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        if not args:
+            await self.connection.execute(sql)  # the simple protocol: no statement to prepare
+            return []
         rows: list[Row] = await self.connection.fetch(sql, *args)
         return rows
 
@@ -219,13 +238,45 @@ async def driver(session: AsyncSession) -> tuple[Driver, Dialect]:
     return _driver_class(dialect)(raw.driver_connection, dialect), dialect
 
 
+@asynccontextmanager
+async def writing(database: Database) -> AsyncIterator[Driver]:
+    """A write transaction of the lean path on a pooled driver connection, past SQLAlchemy's
+    session and connection: begun, committed when the block ends, rolled back if it raises.
+
+    On SQLite it first takes the process's writer turn (the lock its sessions share:
+    db/session.py) and begins IMMEDIATE, so the write lock is held before the first statement.
+    A connection whose rollback fails too is dropped from the pool, never handed out again
+    inside a transaction SQLAlchemy does not know of.
+    """
+    writer = database.writer
+    async with writer if writer is not None else contextlib.nullcontext():
+        pooled = await database.engine.raw_connection()
+        dialect = database.engine.dialect
+        conn = _driver_class(dialect)(pooled.driver_connection, dialect)
+        try:
+            await conn.command(conn.BEGIN_WRITE)
+            yield conn
+            await conn.command("COMMIT")
+        except BaseException:
+            try:
+                await conn.command("ROLLBACK")
+            except BaseException:
+                await greenlet_spawn(pooled.invalidate)
+                await greenlet_spawn(pooled.close)
+                raise
+            await greenlet_spawn(pooled.close)
+            raise
+        # Released as SQLAlchemy's Connection releases after a commit: no reset needed.
+        await greenlet_spawn(pooled._close_special, True)
+
+
 # Databases whose driver runs a statement outside a transaction as its own (SQLite with the
 # connection's isolation_level None, see db/engine.py; asyncpg): a lean read leaves nothing open.
 _NO_TRANSACTION_LEFT = frozenset({"sqlite", "postgresql"})
 
 
 @asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[tuple[Driver, Dialect]]:
+async def reading(database: Database) -> AsyncIterator[tuple[Driver, Dialect]]:
     """A pooled driver connection for a read of the lean path, past SQLAlchemy's session and
     connection (their begin, commit and events were two thirds of a message page's CPU).
 
@@ -235,8 +286,8 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[tuple[Driver, Dialect]]:
     thread); MariaDB's driver opens one implicitly, which the reset ends. A connection whose
     statement failed always goes back through the reset: the pool drops it if that fails too.
     """
-    pooled = await engine.raw_connection()
-    dialect = engine.dialect
+    pooled = await database.engine.raw_connection()
+    dialect = database.engine.dialect
     try:
         yield _driver_class(dialect)(pooled.driver_connection, dialect), dialect
     except BaseException:

@@ -35,7 +35,13 @@ def unlisten(session_bind: object, listener: Callable[[], None]) -> None:
 
 def ring(session: AsyncSession) -> None:
     """Tell the doorbells of this session's database that events were committed."""
-    for listener in list(_listeners.get(session.bind, ())):
+    ring_engine(session.bind)
+
+
+def ring_engine(engine: object) -> None:
+    """Tell the doorbells of this database engine that events were committed (the lean
+    path's writes, which commit past the session)."""
+    for listener in list(_listeners.get(engine, ())):
         listener()
 
 
