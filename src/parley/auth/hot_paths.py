@@ -19,9 +19,7 @@ from parley.core.ids import new_id
 from parley.core.logging import security_event
 from parley.core.tokens import TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
-from parley.db.fast import driver, envelope
-from parley.db.session import begin_write
-from parley.db.uow import UnitOfWork
+from parley.db.fast import envelope, writing
 
 
 class AuthHotPaths:
@@ -44,10 +42,9 @@ class AuthHotPaths:
         now = auth_service.utcnow()
         reuse_before = now - auth_service.REFRESH_REUSE_GRACE
         new_token = new_opaque_token()
-        async with self.database.sessions() as db, UnitOfWork(db) as uow:
-            await begin_write(db)  # SQLite: this process's writer turn, then BEGIN IMMEDIATE
-            conn, dialect = await driver(db)
-            found = await RefreshRows(conn, dialect).refresh(
+        async with writing(self.database) as conn:
+            rows = RefreshRows(conn, conn.dialect)
+            found = await rows.refresh(
                 hash_opaque_token(refresh_token),
                 now=now,
                 reuse_before=reuse_before,
@@ -62,13 +59,15 @@ class AuthHotPaths:
             reused = found.used_at is not None and conn.time_value(found.used_at) < reuse_before
             if not found.claimed and not reused:
                 raise InvalidRefreshToken  # expired, revoked, disabled, or a racing twin
-            if reused and found.unrevoked:
-                await RefreshRows(conn, dialect).record_reuse(
+            revoked = reused and found.unrevoked
+            if revoked:
+                await rows.record_reuse(
                     new_id(), login_session_id=UUID(session_id), user_id=user_id, now=now
                 )
-                uow.after_commit(lambda: self.cache.invalidate_user(user_id))
-            # The rotation, or the revocation that must survive the 401 that follows.
-            await uow.commit()
+            # Committed as the block ends: the rotation, or the revocation that must survive
+            # the 401 that follows.
+        if revoked:
+            await self.cache.invalidate_user(user_id)
         if reused:
             security_event("refresh_token_reused", user_id=str(user_id), session_id=session_id)
             raise RefreshTokenReused
