@@ -1,9 +1,10 @@
-"""The lean path of the hot routes: statements compiled once per dialect, run on the driver
-connection of the unit of work's transaction, rows turned straight into response JSON.
+"""The lean path of the hot routes: statements compiled once per dialect, run on a pooled driver
+connection, rows turned straight into response JSON.
 
 SQLAlchemy still writes the SQL (Core or `text()`, compiled on first use with the driver's own
-parameter style, binds in their compiled order) and still owns the transaction; what the lean
-path skips is the execution layer: no result processing, no ORM objects, no bind processors.
+parameter style, binds in their compiled order) and still owns the pool; what the lean path
+skips is the session and the execution layer: no unit of work, no result processing, no ORM
+objects, no bind processors (`reading` and `writing` below, decision 183).
 The conversions those would do (UUIDs and timestamps differ per database, see db/types.py) are
 done here, once, by the connection's `Driver`.
 """
@@ -18,7 +19,6 @@ from uuid import UUID
 import orjson
 from sqlalchemy import ClauseElement, Dialect
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import greenlet_spawn
 
 from parley.db.engine import Database
@@ -79,7 +79,7 @@ class Driver:
     """
 
     # The driver's errors of a closed or broken connection, which SQLAlchemy would have wrapped
-    # (set by `driver()` on first use: a process imports only its own database's driver).
+    # (set by `_driver_class()` on first use: a process imports only its own database's driver).
     interface_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
@@ -228,14 +228,6 @@ def _driver_class(dialect: Dialect) -> type[Driver]:
     if cls not in _armed:
         _arm(cls)
     return cls
-
-
-async def driver(session: AsyncSession) -> tuple[Driver, Dialect]:
-    """The driver connection of the session's transaction (begun if need be), and its dialect."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    dialect = connection.dialect
-    return _driver_class(dialect)(raw.driver_connection, dialect), dialect
 
 
 @asynccontextmanager
