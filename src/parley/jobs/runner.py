@@ -51,7 +51,7 @@ class JobRunner:
         self.database = database
         self.mailer = mailer
         self.media = media
-        # When the last claim that found nothing due saw the next job due (None: no job).
+        # When the next job is due, as the last claim read it (None: no job waits).
         self.next_due: datetime | None = None
 
     @property
