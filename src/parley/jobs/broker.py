@@ -15,6 +15,10 @@ from parley.core.config import Settings
 
 TASK_NAME = "parley.run_job"
 CONSUMER_GROUP = "parley-workers"
+# Messages a worker takes from the broker ahead of running them: what it runs at once (the job
+# service's CONCURRENCY). More would sit in its hands while another worker idles, and a worker
+# killed would take them with it until they are redelivered.
+TAKEN_AT_ONCE = 4
 
 RunJob = Callable[[str], Awaitable[None]]
 
@@ -36,6 +40,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             consumer_id="0",  # a group created late still reads what was sent before it
             idle_timeout=int(redelivery.total_seconds() * 1000),
             unacknowledged_lock_timeout=redelivery.total_seconds(),
+            xread_count=TAKEN_AT_ONCE,  # taskiq-redis reads 100 by default
             socket_timeout=5,
             socket_connect_timeout=5,
         )
@@ -49,7 +54,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             exchange=Exchange(name=name),
             task_queues=[Queue(name=name)],
             dead_letter_queue=Queue(name=f"{name}.dead-letter"),
-            qos=4,
+            qos=TAKEN_AT_ONCE,
             timeout=5,
         )
     from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig

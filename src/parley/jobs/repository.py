@@ -61,12 +61,18 @@ class JobRepository:
         )
         return list((await self.session.scalars(select(Job).where(Job.claim == token))).all())
 
-    async def any_claimable(self, *, now: datetime) -> bool:
-        """Tell, with a plain read, whether a claim would find anything (idle polls stay reads)."""
-        found = await self.session.scalar(
-            select(Job.id).where(_claimable(now)).limit(1)  # type: ignore[arg-type]
+    async def next_due(self) -> datetime | None:
+        """When a claim will next find something, with a plain read (idle polls stay reads):
+        the earliest queued job's run_at or claim's lease end; None with neither."""
+        waiting = select(func.min(Job.run_at)).where(Job.state == QUEUED).scalar_subquery()
+        held = (
+            select(func.min(Job.lease_until))
+            .where(Job.state.in_((SENT, RUNNING)))
+            .scalar_subquery()
         )
-        return found is not None
+        row = (await self.session.execute(select(waiting, held))).one()
+        found = [moment for moment in row if moment is not None]
+        return min(found) if found else None
 
     async def claim_sent(
         self, job_id: UUID, *, now: datetime, lease_until: datetime, token: str

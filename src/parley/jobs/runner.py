@@ -5,7 +5,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import orjson
@@ -51,6 +51,8 @@ class JobRunner:
         self.database = database
         self.mailer = mailer
         self.media = media
+        # When the next job is due, as the last claim read it (None: no job waits).
+        self.next_due: datetime | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -69,12 +71,14 @@ class JobRunner:
     async def claim(
         self, limit: int, *, state: str, token: str | None = None, lease: timedelta | None = None
     ) -> list[Job]:
-        """Claim up to `limit` due jobs, to run here (running) or to relay (sent)."""
+        """Claim up to `limit` due jobs, to run here (running) or to relay (sent); with none
+        due, note in `next_due` when one will be."""
         now = utcnow()
         lease = lease or self.lease
         async with self.repository() as (_uow, jobs):
-            if not await jobs.any_claimable(now=now):
-                return []
+            self.next_due = await jobs.next_due()
+        if self.next_due is None or self.next_due > now:
+            return []
         async with self.repository() as (uow, jobs):
             claimed = await jobs.claim_due(
                 now=now,

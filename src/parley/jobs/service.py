@@ -33,6 +33,9 @@ log = structlog.get_logger("parley.jobs")
 
 # Without a wake-up (a job enqueued by another process), look for due jobs this often.
 POLL_S = 1.0
+# With a job due sooner, look when it is due, but no sooner than this after a look that found
+# nothing: a loop whose jobs come due one by one claims a few at a time, not each alone.
+MIN_PAUSE_S = 0.1
 # Jobs one process runs at once (embedded mode).
 CONCURRENCY = 4
 RELAY_BATCH = 100
@@ -142,21 +145,34 @@ class JobQueue:
                 await self._wake.wait()
         self._wake.clear()
 
+    def _idle_pause(self) -> float:
+        """How long a loop whose last look found nothing due waits: until the next job is due
+        (MIN_PAUSE_S at least), POLL_S at most; a wake-up ends the wait sooner."""
+        due = self.runner.next_due
+        if due is None:
+            return POLL_S
+        return min(max((due - utcnow()).total_seconds(), MIN_PAUSE_S), POLL_S)
+
     async def _run_forever(self) -> None:
         while not self._stopped:
             free = CONCURRENCY - len(self._running)
+            if free == 0:
+                await self._sleep(POLL_S)  # a job's end wakes the loop
+                continue
             claimed = []
-            if free > 0:
-                try:
-                    claimed = await self.runner.claim_due(free)
-                except Exception as error:
-                    warn_of("jobs_not_claimed", error)
+            try:
+                claimed = await self.runner.claim_due(free)
+            except Exception as error:
+                warn_of("jobs_not_claimed", error)
+                await self._sleep(POLL_S)
+                continue
             for job in claimed:
                 task = asyncio.create_task(self.runner.run(job))
                 self._running.add(task)
                 task.add_done_callback(self._finished)
-            if not claimed or len(claimed) < free:
-                await self._sleep(POLL_S)
+            if not claimed:
+                await self._sleep(self._idle_pause())
+            # Some claimed: look again at once, for jobs that came due meanwhile.
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -170,9 +186,11 @@ class JobQueue:
                 relayed = await self._relay_once()
             except Exception as error:
                 warn_of("jobs_not_relayed", error)
-                relayed = 0
-            if relayed < RELAY_BATCH:
                 await self._sleep(POLL_S)
+                continue
+            if relayed == 0:
+                await self._sleep(self._idle_pause())
+            # Some relayed: look again at once, for jobs that came due meanwhile.
 
     async def _relay_once(self) -> int:
         assert self.broker is not None
