@@ -1,0 +1,99 @@
+"""The lean path's transactions (decision 183): `writing` commits what its block wrote or rolls
+all of it back, and neither it nor `reading` hands a connection back to the pool inside a
+transaction."""
+
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from parley.db.engine import Database
+from parley.db.fast import Driver, compiled, reading, writing
+from tests.conftest import Account
+from tests.e2e.chat_helpers import API, new_session
+
+
+async def _rename(conn: Driver, session_id: str, title: str) -> None:
+    statement = compiled(
+        ("test", "rename"),
+        conn.dialect,
+        lambda: text("UPDATE chat_sessions SET title = :title WHERE id = :id"),
+    )
+    await conn.fetch(statement, {"title": title, "id": conn.uuid(UUID(session_id))})
+
+
+async def _title(http: httpx.AsyncClient, owner: Account, session_id: str) -> str:
+    response = await http.get(f"{API}/sessions/{session_id}", headers=owner.headers)
+    title: str = response.json()["data"]["title"]
+    return title
+
+
+def _in_transaction(conn: Driver) -> bool | None:
+    """Whether the driver connection is inside a transaction, where the driver can tell."""
+    raw: Any = conn.connection
+    if conn.dialect.name == "sqlite":
+        return bool(raw.in_transaction)
+    if conn.dialect.name == "postgresql":
+        return bool(raw.is_in_transaction())
+    return None  # MariaDB's driver keeps no such state: its pool reset ends what is open
+
+
+async def _no_pooled_connection_in_a_transaction(database: Database) -> None:
+    # More readers at once than the pool keeps idle: every pooled connection is looked at.
+    async with reading(database) as (first, _), reading(database) as (second, _):
+        assert _in_transaction(first) in (False, None)
+        assert _in_transaction(second) in (False, None)
+
+
+async def test_a_lean_write_commits_what_its_block_wrote(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    session_id = (await new_session(client, alice, title="Before"))["id"]
+    async with writing(database) as conn:
+        await _rename(conn, session_id, "After")
+        assert _in_transaction(conn) in (True, None)
+    assert await _title(client, alice, session_id) == "After"
+    await _no_pooled_connection_in_a_transaction(database)
+
+
+async def test_a_lean_write_that_raises_leaves_nothing_behind(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    session_id = (await new_session(client, alice, title="Before"))["id"]
+
+    async def rename_then_fail() -> None:
+        async with writing(database) as conn:
+            await _rename(conn, session_id, "Half-way")
+            raise RuntimeError("refused half-way")
+
+    with pytest.raises(RuntimeError, match="refused half-way"):
+        await rename_then_fail()
+    assert await _title(client, alice, session_id) == "Before"
+    await _no_pooled_connection_in_a_transaction(database)
+    # The writer's turn (SQLite) was given back: the next write goes through.
+    async with writing(database) as conn:
+        await _rename(conn, session_id, "Later")
+    assert await _title(client, alice, session_id) == "Later"
+
+
+async def test_a_lean_read_whose_statement_fails_gives_its_connection_back(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    broken = compiled(("test", "broken"), database.engine.dialect, lambda: text("SELECT nope"))
+
+    async def read_broken() -> None:
+        async with reading(database) as (conn, _dialect):
+            await conn.fetch(broken, {})
+
+    for _ in range(3):
+        with pytest.raises(Exception, match="nope"):  # each driver's own error names the column
+            await read_broken()
+    session_id = (await new_session(client, alice, title="Still served"))["id"]
+    assert await _title(client, alice, session_id) == "Still served"
+    await _no_pooled_connection_in_a_transaction(database)
