@@ -43,7 +43,7 @@ def _in_transaction(conn: Driver) -> bool | None:
 
 async def _no_pooled_connection_in_a_transaction(database: Database) -> None:
     # More readers at once than the pool keeps idle: every pooled connection is looked at.
-    async with reading(database) as (first, _), reading(database) as (second, _):
+    async with reading(database) as first, reading(database) as second:
         assert _in_transaction(first) in (False, None)
         assert _in_transaction(second) in (False, None)
 
@@ -88,7 +88,7 @@ async def test_a_lean_read_whose_statement_fails_gives_its_connection_back(
     broken = compiled(("test", "broken"), database.engine.dialect, lambda: text("SELECT nope"))
 
     async def read_broken() -> None:
-        async with reading(database) as (conn, _dialect):
+        async with reading(database) as conn:
             await conn.fetch(broken, {})
 
     for _ in range(3):

@@ -30,8 +30,8 @@ class CatalogHotPaths:
         self.cursors = cursors
 
     async def get_seller(self, seller_id: UUID, *, viewer: User) -> bytes:
-        async with reading(self.database) as (conn, dialect):
-            row = await CatalogRows(conn, dialect).seller(seller_id, viewer)
+        async with reading(self.database) as conn:
+            row = await CatalogRows(conn, conn.dialect).seller(seller_id, viewer)
         if row is None:
             raise SellerNotFound
         return envelope("Seller", _seller(conn, row))
@@ -42,8 +42,8 @@ class CatalogHotPaths:
         """The viewer's sellers across chat sessions (an admin's: everyone's)."""
         scope = list_scope("sellers", viewer.id, q)
         after = self._seller_after(cursor, scope)
-        async with reading(self.database) as (conn, dialect):
-            rows = await CatalogRows(conn, dialect).seller_page(
+        async with reading(self.database) as conn:
+            rows = await CatalogRows(conn, conn.dialect).seller_page(
                 viewer, chat_session_id=None, q=q, limit=limit, after=after
             )
         return self._seller_page(conn, rows, limit, scope, searched=bool(q))
@@ -55,18 +55,19 @@ class CatalogHotPaths:
         # `q` ranks the sellers, so a cursor holds only within the same search.
         scope = list_scope("session-sellers", chat_session_id, q)
         after = self._seller_after(cursor, scope)
-        async with reading(self.database) as (conn, dialect):
-            rows = await CatalogRows(conn, dialect).seller_page(
+        async with reading(self.database) as conn:
+            rows = await CatalogRows(conn, conn.dialect).seller_page(
                 viewer, chat_session_id=chat_session_id, q=q, limit=limit, after=after
             )
             # The visibility test is in the page's statement: only an empty page needs asking.
-            if not rows and not await ChatRows(conn, dialect).is_visible(chat_session_id, viewer):
+            visible = ChatRows(conn, conn.dialect).is_visible
+            if not rows and not await visible(chat_session_id, viewer):
                 raise ChatSessionNotFound
         return self._seller_page(conn, rows, limit, scope, searched=bool(q))
 
     async def get_session_vendor(self, chat_session_id: UUID, *, viewer: User) -> bytes:
-        async with reading(self.database) as (conn, dialect):
-            row = await CatalogRows(conn, dialect).session_vendor(chat_session_id, viewer)
+        async with reading(self.database) as conn:
+            row = await CatalogRows(conn, conn.dialect).session_vendor(chat_session_id, viewer)
         if row is None:
             raise ChatSessionNotFound
         if row[1] is None:
@@ -79,8 +80,8 @@ class CatalogHotPaths:
         """The viewer's vendors across chat sessions, newest first (an admin's: everyone's)."""
         scope = list_scope("vendors", viewer.id)
         after = self.cursors.decode_id(cursor, scope=scope)
-        async with reading(self.database) as (conn, dialect):
-            rows = await CatalogRows(conn, dialect).vendor_page(
+        async with reading(self.database) as conn:
+            rows = await CatalogRows(conn, conn.dialect).vendor_page(
                 viewer, q=q, limit=limit, after=after
             )
         next_cursor = None

@@ -46,8 +46,8 @@ class ChatHotPaths:
 
     async def get_session(self, chat_session_id: UUID, *, viewer: User) -> bytes:
         """A session its owner or an admin may read; 404 otherwise."""
-        async with reading(self.database) as (conn, dialect):
-            row = await ChatRows(conn, dialect).session(chat_session_id, viewer)
+        async with reading(self.database) as conn:
+            row = await ChatRows(conn, conn.dialect).session(chat_session_id, viewer)
         if row is None:
             raise ChatSessionNotFound
         return envelope("Session", _session(conn, row))
@@ -58,8 +58,8 @@ class ChatHotPaths:
         """A page of the owner's sessions, most recently active first."""
         scope = list_scope("sessions", owner.id)
         after = session_position(self.cursors, cursor, scope) if cursor else None
-        async with reading(self.database) as (conn, dialect):
-            rows = await ChatRows(conn, dialect).session_page(
+        async with reading(self.database) as conn:
+            rows = await ChatRows(conn, conn.dialect).session_page(
                 owner.id, limit=limit, after=after, q=q
             )
         next_cursor = None
@@ -84,8 +84,8 @@ class ChatHotPaths:
         """A page of a readable session's messages in sequence order."""
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
         after_seq = message_position(self.cursors, cursor, scope) if cursor else None
-        async with reading(self.database) as (conn, dialect):
-            chats = ChatRows(conn, dialect)
+        async with reading(self.database) as conn:
+            chats = ChatRows(conn, conn.dialect)
             rows = await chats.message_page(
                 chat_session_id,
                 viewer,

@@ -230,6 +230,22 @@ def _driver_class(dialect: Dialect) -> type[Driver]:
     return cls
 
 
+async def _checkout(database: Database) -> tuple[Any, Driver]:
+    """A connection from the engine's pool (its pre-ping, size and timeouts), and its driver."""
+    pooled = await database.engine.raw_connection()
+    dialect = database.engine.dialect
+    return pooled, _driver_class(dialect)(pooled.driver_connection, dialect)
+
+
+async def _release(pooled: Any, *, reset: bool) -> None:
+    """Give the connection back to the pool: through the pool's reset (a rollback), or without
+    it when nothing is left open, as SQLAlchemy's own Connection releases after a commit."""
+    if reset:
+        await greenlet_spawn(pooled.close)
+    else:
+        await greenlet_spawn(pooled._close_special, True)
+
+
 @asynccontextmanager
 async def writing(database: Database) -> AsyncIterator[Driver]:
     """A write transaction of the lean path on a pooled driver connection, past SQLAlchemy's
@@ -242,9 +258,7 @@ async def writing(database: Database) -> AsyncIterator[Driver]:
     """
     writer = database.writer
     async with writer if writer is not None else contextlib.nullcontext():
-        pooled = await database.engine.raw_connection()
-        dialect = database.engine.dialect
-        conn = _driver_class(dialect)(pooled.driver_connection, dialect)
+        pooled, conn = await _checkout(database)
         try:
             await conn.command(conn.BEGIN_WRITE)
             yield conn
@@ -254,12 +268,11 @@ async def writing(database: Database) -> AsyncIterator[Driver]:
                 await conn.command("ROLLBACK")
             except BaseException:
                 await greenlet_spawn(pooled.invalidate)
-                await greenlet_spawn(pooled.close)
+                await _release(pooled, reset=True)
                 raise
-            await greenlet_spawn(pooled.close)
+            await _release(pooled, reset=True)
             raise
-        # Released as SQLAlchemy's Connection releases after a commit: no reset needed.
-        await greenlet_spawn(pooled._close_special, True)
+        await _release(pooled, reset=False)
 
 
 # Databases whose driver runs a statement outside a transaction as its own (SQLite with the
@@ -268,7 +281,7 @@ _NO_TRANSACTION_LEFT = frozenset({"sqlite", "postgresql"})
 
 
 @asynccontextmanager
-async def reading(database: Database) -> AsyncIterator[tuple[Driver, Dialect]]:
+async def reading(database: Database) -> AsyncIterator[Driver]:
     """A pooled driver connection for a read of the lean path, past SQLAlchemy's session and
     connection (their begin, commit and events were two thirds of a message page's CPU).
 
@@ -278,18 +291,13 @@ async def reading(database: Database) -> AsyncIterator[tuple[Driver, Dialect]]:
     thread); MariaDB's driver opens one implicitly, which the reset ends. A connection whose
     statement failed always goes back through the reset: the pool drops it if that fails too.
     """
-    pooled = await database.engine.raw_connection()
-    dialect = database.engine.dialect
+    pooled, conn = await _checkout(database)
     try:
-        yield _driver_class(dialect)(pooled.driver_connection, dialect), dialect
+        yield conn
     except BaseException:
-        await greenlet_spawn(pooled.close)
+        await _release(pooled, reset=True)
         raise
-    if dialect.name in _NO_TRANSACTION_LEFT:
-        # Released as SQLAlchemy's own Connection releases after a commit: no reset needed.
-        await greenlet_spawn(pooled._close_special, True)
-    else:
-        await greenlet_spawn(pooled.close)
+    await _release(pooled, reset=conn.dialect.name not in _NO_TRANSACTION_LEFT)
 
 
 def envelope(message: str, data: Any) -> bytes:
