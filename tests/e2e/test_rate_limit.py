@@ -1,6 +1,8 @@
 """The per-client request budget: headers, 429, exemptions, user vs IP keys, shared via Redis."""
 
+import asyncio
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -153,3 +155,59 @@ async def test_with_redis_down_requests_are_served_and_limited_per_process(
 
     assert statuses == [401, 401, 401, 429]
     assert health.status_code == 200
+
+
+async def clear_of_the_hours_end() -> None:
+    """Wait out the last seconds of a clock hour, so an hourly window holds the whole test."""
+    left = 3600 - time.time() % 3600
+    if left < 5:
+        await asyncio.sleep(left + 0.1)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_shared_budget_is_spent_in_leases_that_count_as_used(
+    app_factory: Callable[..., Any],
+) -> None:
+    # 300 an hour: each worker takes 3 slots from Redis at a time (decision 185).
+    worker_a = await app_factory(
+        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
+    )
+    worker_b = await app_factory(
+        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
+    )
+    peer = random_peer()
+    await clear_of_the_hours_end()
+    async with make_client(worker_a, peer=peer) as a, make_client(worker_b, peer=peer) as b:
+        seen_by_a = [
+            (await a.get("/api/v1/users/me")).headers["ratelimit-remaining"] for _ in range(4)
+        ]
+        first_of_b = (await b.get("/api/v1/users/me")).headers["ratelimit-remaining"]
+
+    # One worker alone counts exactly; the slots it leased and left unspent count as used.
+    assert seen_by_a == ["299", "298", "297", "296"]
+    assert first_of_b == str(300 - 7)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
+async def test_workers_spending_leases_never_serve_past_the_budget(
+    app_factory: Callable[..., Any],
+) -> None:
+    workers = [
+        await app_factory(redis_url=SHARED_REDIS_URL, rate_limit_max=200, rate_limit_window="1h")
+        for _ in range(3)
+    ]
+    peer = random_peer()
+    await clear_of_the_hours_end()
+    async with (
+        make_client(workers[0], peer=peer) as a,
+        make_client(workers[1], peer=peer) as b,
+        make_client(workers[2], peer=peer) as c,
+    ):
+        statuses = [(await http.get("/api/v1/users/me")).status_code for http in (a, b, c) * 70]
+
+    served = sum(1 for status in statuses if status != 429)
+    # Never past the budget; early by at most each worker's unspent lease (2 slots).
+    assert 200 - 3 * 2 <= served <= 200
+    assert statuses[-1] == 429

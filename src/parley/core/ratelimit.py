@@ -4,6 +4,11 @@ every worker shares one budget.
 When Redis cannot be reached, a limiter fails open to a per-process in-memory budget of the same
 size instead of failing the request: the limit still holds per worker, and the shared budget
 comes back by itself once Redis answers again (see docs/operations.md).
+
+A shared fixed window is spent in leases (decision 185): a worker takes a hundredth of the
+budget from Redis in one increment and spends it locally, so a busy client costs one round trip
+per lease, not per request. Leased slots count as used, so the limit is never exceeded; a lease
+a worker leaves unspent can only refuse a client early, by at most a hundredth per worker.
 """
 
 import time
@@ -25,6 +30,8 @@ log = structlog.get_logger("parley.ratelimit")
 REDIS_TIMEOUT_S = 0.5
 # While Redis is down, try it again at most this often rather than on every request.
 RETRY_SHARED_STORAGE_AFTER_S = 5.0
+# The share of a shared fixed window's budget a worker takes from Redis at a time.
+LEASE_FRACTION = 100
 
 _STORAGE_FAILURES = (StorageError, OSError, TimeoutError)
 
@@ -72,6 +79,10 @@ class Limiter:
             None if isinstance(storage, MemoryStorage) else MemoryStorage()
         )
         self._shared_down_until = 0.0
+        self._lease_size = max(1, count // LEASE_FRACTION)
+        self._lease_window = -1
+        # Per key: the slot ranges [next, last] this worker has leased in the current window.
+        self._leases: dict[str, list[list[int]]] = {}
 
     @property
     def degraded(self) -> bool:
@@ -137,14 +148,42 @@ class Limiter:
         now = time.time()
         window = int(now // self.window_seconds)
         key = f"{self.item.key_for(*keys)}/{window}"
-        if operation == "hit":
-            used = await storage.incr(key, self.window_seconds)
-            allowed = used <= self.item.amount
+        limit = self.item.amount
+        # The slot in the window's budget this event takes (a test: would take).
+        if storage is self._storage and self._local is not None:
+            slot = await self._leased(storage, operation, key, window)
+        elif operation == "hit":
+            slot = await storage.incr(key, self.window_seconds)
         else:
-            used = await storage.get(key)
-            allowed = used < self.item.amount
+            slot = await storage.get(key) + 1
+        used = slot if operation == "hit" else slot - 1
         reset_after = max(1, int((window + 1) * self.window_seconds - now + 0.999))
-        return Verdict(allowed, self.item.amount, max(0, self.item.amount - used), reset_after)
+        return Verdict(slot <= limit, limit, max(0, limit - used), reset_after)
+
+    async def _leased(
+        self, storage: Storage, operation: Literal["hit", "test"], key: str, window: int
+    ) -> int:
+        """The slot this event takes (or would take) in a shared window, spending the worker's
+        lease first and taking a new lease from Redis when it has none left."""
+        if window != self._lease_window:
+            self._leases.clear()  # leases of a past window are void
+            self._lease_window = window
+        ranges = self._leases.get(key)
+        if ranges:
+            slot = ranges[0][0]
+            if operation == "hit":
+                ranges[0][0] += 1
+                if ranges[0][0] > ranges[0][1]:
+                    del ranges[0]
+            return slot
+        if operation == "test":
+            return await storage.get(key) + 1
+        last = await storage.incr(key, self.window_seconds, amount=self._lease_size)
+        first = last - self._lease_size + 1
+        usable = min(last, self.item.amount)
+        if first < usable and window == self._lease_window:
+            self._leases.setdefault(key, []).append([first + 1, usable])
+        return first
 
 
 def request_limiter(settings: Settings) -> Limiter:
