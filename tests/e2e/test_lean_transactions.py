@@ -2,6 +2,8 @@
 all of it back, and neither it nor `reading` hands a connection back to the pool inside a
 transaction."""
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from parley.db import fast
 from parley.db.engine import Database
 from parley.db.fast import Driver, compiled, reading, writing
 from tests.conftest import Account
@@ -97,3 +100,62 @@ async def test_a_lean_read_whose_statement_fails_gives_its_connection_back(
     session_id = (await new_session(client, alice, title="Still served"))["id"]
     assert await _title(client, alice, session_id) == "Still served"
     await _no_pooled_connection_in_a_transaction(database)
+
+
+async def test_lean_reads_waiting_for_the_pool_are_served_first_come_first_served(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    capacity = database.turns._value  # every turn free: as many as the pool holds
+    release = asyncio.Event()
+    served: list[int] = []
+
+    async def hold() -> None:
+        async with reading(database):
+            await release.wait()
+
+    async def read(number: int) -> None:
+        async with reading(database):
+            served.append(number)
+            await asyncio.sleep(0)  # hand the loop over while holding the connection
+
+    holders = [asyncio.create_task(hold()) for _ in range(capacity)]
+    await _until(lambda: database.turns.locked())
+    waiting = []
+    for number in range(8):
+        waiting.append(asyncio.create_task(read(number)))
+        await asyncio.sleep(0)  # each in line before the next arrives
+    release.set()
+    await asyncio.gather(*holders, *waiting)
+
+    assert served == list(range(8))
+    session_id = (await new_session(client, alice, title="Still served"))["id"]
+    assert await _title(client, alice, session_id) == "Still served"
+
+
+async def test_a_lean_read_with_no_turn_at_the_pool_in_time_is_a_503(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database: Database = app.state.resources.database
+    session_id = (await new_session(client, alice, title="Busy"))["id"]
+    monkeypatch.setattr(fast, "POOL_TIMEOUT_S", 0.2)
+    taken = [database.turns.acquire() for _ in range(database.turns._value)]
+    await asyncio.gather(*taken)
+    try:
+        response = await client.get(f"{API}/sessions/{session_id}", headers=alice.headers)
+    finally:
+        for _ in taken:
+            database.turns.release()
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+    assert response.json()["status"] == "error"
+    assert await _title(client, alice, session_id) == "Busy"
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the condition never held")

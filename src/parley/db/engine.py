@@ -17,6 +17,9 @@ from parley.db.urls import async_url
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 5
+# SQLAlchemy's own pool sizes for a SQLite file, stated: each connection is a thread.
+SQLITE_POOL_SIZE = 5
+SQLITE_MAX_OVERFLOW = 10
 # A server that accepts a query and never answers must not hold the request forever.
 COMMAND_TIMEOUT_S = 15
 
@@ -25,6 +28,9 @@ COMMAND_TIMEOUT_S = 15
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[DatabaseSession]
+    # The lean path's turns at the pool, first come first served (db/fast.py): as many as the
+    # pool holds connections.
+    turns: asyncio.Semaphore
 
     @property
     def dialect(self) -> str:
@@ -47,7 +53,10 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_path(url.database)
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        capacity = SQLITE_POOL_SIZE + SQLITE_MAX_OVERFLOW
+        options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_MAX_OVERFLOW)
     else:
+        capacity = 2 * pool_size
         options.update(
             # A server can restart under a pooled connection; a local file cannot.
             pool_pre_ping=True,
@@ -71,7 +80,7 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     sessions = async_sessionmaker(
         engine, class_=DatabaseSession, expire_on_commit=False, autoflush=False, writer=writer
     )
-    return Database(engine, sessions)
+    return Database(engine, sessions, asyncio.Semaphore(capacity))
 
 
 def create_sibling(database: Database, *, pool_size: int) -> Database:
