@@ -5,12 +5,11 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.devices import DeviceSignature
-from parley.db.repository import Repository
+from parley.db.repository import Repository, rows_changed
 from parley.models.accounts import (
     DEVICE_PART_LENGTH,
     EmailVerificationToken,
@@ -19,10 +18,6 @@ from parley.models.accounts import (
     RecoveryCode,
     TotpCredential,
 )
-
-
-def _rowcount(result: object) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
 
 
 class EmailVerificationRepository(Repository[EmailVerificationToken]):
@@ -39,7 +34,7 @@ class EmailVerificationRepository(Repository[EmailVerificationToken]):
             )
             .values(used_at=now)
         )
-        if _rowcount(result) != 1:
+        if rows_changed(result) != 1:
             return None
         return await self.session.scalar(
             select(EmailVerificationToken).where(EmailVerificationToken.token_hash == token_hash)
@@ -65,7 +60,7 @@ class EmailVerificationRepository(Repository[EmailVerificationToken]):
                 )
             )
         )
-        return _rowcount(result)
+        return rows_changed(result)
 
 
 class TotpRepository(Repository[TotpCredential]):
@@ -83,7 +78,7 @@ class TotpRepository(Repository[TotpCredential]):
             query = query.where(TotpCredential.last_step.is_(None))
         else:
             query = query.where(TotpCredential.last_step == last_step)
-        return _rowcount(await self.session.execute(query.values(last_step=step))) == 1
+        return rows_changed(await self.session.execute(query.values(last_step=step))) == 1
 
     async def remove(self, user_id: UUID) -> None:
         await self.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
@@ -107,7 +102,7 @@ class RecoveryCodeRepository(Repository[RecoveryCode]):
             )
             .values(used_at=now)
         )
-        return _rowcount(result) == 1
+        return rows_changed(result) == 1
 
     async def remove(self, user_id: UUID) -> None:
         await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
@@ -132,7 +127,7 @@ class MfaChallengeRepository(Repository[MfaChallenge]):
                 or_(MfaChallenge.expires_at < before, MfaChallenge.used_at < before)
             )
         )
-        return _rowcount(result)
+        return rows_changed(result)
 
     async def claim(self, challenge_id: UUID, *, now: datetime) -> bool:
         result = await self.session.execute(
@@ -140,7 +135,7 @@ class MfaChallengeRepository(Repository[MfaChallenge]):
             .where(MfaChallenge.id == challenge_id, MfaChallenge.used_at.is_(None))
             .values(used_at=now)
         )
-        return _rowcount(result) == 1
+        return rows_changed(result) == 1
 
 
 class KnownDeviceRepository:
@@ -180,4 +175,4 @@ class KnownDeviceRepository:
         result = await self.session.execute(
             delete(KnownDevice).where(KnownDevice.last_seen_at < before)
         )
-        return _rowcount(result)
+        return rows_changed(result)

@@ -4,9 +4,8 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, func, or_, select, update
-from sqlalchemy.engine import CursorResult
 
-from parley.db.repository import Repository
+from parley.db.repository import Repository, rows_changed
 from parley.models.accounts import ApiKey
 from parley.models.user import User
 
@@ -44,7 +43,7 @@ class ApiKeyRepository(Repository[ApiKey]):
             .where(ApiKey.id == api_key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        return isinstance(result, CursorResult) and result.rowcount == 1
+        return rows_changed(result) == 1
 
     async def find_live_with_user(
         self, prefix: str, *, now: datetime

@@ -5,11 +5,10 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.engine import CursorResult
 
 from parley.core.clock import utcnow
 from parley.core.request_context import current_request
-from parley.db.repository import Repository
+from parley.db.repository import Repository, rows_changed
 from parley.models.accounts import AuditEntry
 
 
@@ -78,4 +77,4 @@ class AuditRepository(Repository[AuditEntry]):
         result = await self.session.execute(
             delete(AuditEntry).where(AuditEntry.created_at < cutoff)
         )
-        return result.rowcount if isinstance(result, CursorResult) else 0
+        return rows_changed(result)

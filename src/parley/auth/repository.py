@@ -8,12 +8,11 @@ from uuid import UUID
 
 import orjson
 from sqlalchemy import String, Uuid, insert, literal, select, text, update
-from sqlalchemy.engine import CursorResult
 
 from parley.core.ids import new_id
 from parley.core.request_context import current_request
 from parley.db.fast import Driver, Row, compiled
-from parley.db.repository import Repository
+from parley.db.repository import Repository, rows_changed
 from parley.db.session import begin_write
 from parley.db.types import UTCDateTime
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
@@ -71,7 +70,7 @@ class LoginSessionRepository(Repository[LoginSession]):
             )
             .values(revoked_at=now)
         )
-        return _rowcount(result) == 1
+        return rows_changed(result) == 1
 
     async def revoke_all(
         self, user_id: UUID, *, now: datetime, keep: UUID | None = None
@@ -113,7 +112,7 @@ class RefreshTokenRepository(Repository[RefreshToken]):
             )
             .values(used_at=now)
         )
-        return _rowcount(result) == 1
+        return rows_changed(result) == 1
 
     async def find(self, token_hash: str) -> tuple[RefreshToken, LoginSession, User] | None:
         row = (
@@ -150,7 +149,7 @@ class ResetTokenRepository(Repository[PasswordResetToken]):
                 ["id", "user_id", "token_hash", "created_at", "expires_at"], chosen
             )
         )
-        if _rowcount(result) != 1:
+        if rows_changed(result) != 1:
             return None
         return await self.session.scalar(select(User.email).where(User.email_key == email_key))
 
@@ -165,7 +164,7 @@ class ResetTokenRepository(Repository[PasswordResetToken]):
             )
             .values(used_at=now)
         )
-        if _rowcount(result) != 1:
+        if rows_changed(result) != 1:
             return None
         return await self.session.scalar(
             select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == token_hash)
@@ -177,10 +176,6 @@ class ResetTokenRepository(Repository[PasswordResetToken]):
             .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
             .values(used_at=now)
         )
-
-
-def _rowcount(result: object) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
 
 
 # The lean path of a refresh (auth/hot_paths.py). Each statement reads the refresh token by its

@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, delete, or_
+from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken
 
@@ -30,12 +31,7 @@ class ExpiredAuthRows:
             )
         )
         return {
-            "login_sessions": _count(sessions),
-            "refresh_tokens": _count(refresh),
-            "reset_tokens": _count(reset),
+            "login_sessions": rows_changed(sessions),
+            "refresh_tokens": rows_changed(refresh),
+            "reset_tokens": rows_changed(reset),
         }
-
-
-def _count(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)

@@ -13,7 +13,6 @@ from uuid import UUID
 from sqlalchemy import (
     ClauseElement,
     ColumnElement,
-    CursorResult,
     Integer,
     Select,
     and_,
@@ -70,13 +69,6 @@ class _CatalogRepository(Repository[ModelT]):
     def _dialect(self) -> str:
         return dialect_name(self.session)
 
-    async def _rowcount(self, statement: Any) -> int:
-        result = cast(
-            CursorResult[Any],
-            await self.session.execute(statement, execution_options={"synchronize_session": False}),
-        )
-        return result.rowcount
-
     async def claim_chat_session(
         self, chat_session_id: UUID, owner_id: UUID, *, now: datetime, seller_delta: int = 0
     ) -> bool:
@@ -118,7 +110,7 @@ class VendorRepository(_CatalogRepository[Vendor]):
     async def delete_for_chat_session(self, chat_session_id: UUID) -> bool:
         """Delete the chat session's vendor; False when it has none."""
         return bool(
-            await self._rowcount(delete(Vendor).where(Vendor.chat_session_id == chat_session_id))
+            await self.run_counted(delete(Vendor).where(Vendor.chat_session_id == chat_session_id))
         )
 
     async def list_page(
@@ -168,7 +160,7 @@ class SellerRepository(_CatalogRepository[Seller]):
         return await self.session.get(Seller, seller_id, populate_existing=True)
 
     async def delete_by_id(self, seller_id: UUID) -> bool:
-        return bool(await self._rowcount(delete(Seller).where(Seller.id == seller_id)))
+        return bool(await self.run_counted(delete(Seller).where(Seller.id == seller_id)))
 
     async def list_for_chat_session(
         self, chat_session_id: UUID, *, q: str | None, limit: int, after: SellerPosition | None

@@ -3,13 +3,12 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
     ClauseElement,
-    CursorResult,
     Integer,
     Select,
     Update,
@@ -29,17 +28,13 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from parley.db.fast import Compiled, Driver, Row, compiled
-from parley.db.repository import Repository, lock_row
+from parley.db.repository import Repository, lock_row, rows_changed
 from parley.db.search import LIKE_ESCAPE, contains_pattern, dialect_name
 from parley.events.repository import EVENT_LOCK_KEY, EventRows, NewEvent
 from parley.events.types import EventType
 from parley.models.catalog import Vendor
 from parley.models.chat import TITLE_SEARCH, ChatSession, Media, Message
 from parley.models.user import Role, User
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +273,7 @@ class MessageRepository(Repository[Message]):
             .where(Message.id == message_id)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rows_changed(result) == 1
 
 
 # The lean path: the hot reads and the text post as statements compiled once per dialect and

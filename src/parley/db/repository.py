@@ -1,9 +1,9 @@
 """The small generic repository every domain repository builds on."""
 
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,13 @@ class Repository(Generic[ModelT]):
     async def delete(self, instance: ModelT) -> None:
         await self.session.delete(instance)
 
+    async def run_counted(self, statement: Any) -> int:
+        """Run an UPDATE or DELETE, leaving loaded objects as they are; how many rows it
+        matched."""
+        return rows_changed(
+            await self.session.execute(statement, execution_options={"synchronize_session": False})
+        )
+
     async def flush(self) -> None:
         """Send pending changes, turning a broken constraint into the domain's error."""
         try:
@@ -41,6 +48,11 @@ class Repository(Generic[ModelT]):
     def integrity_error(self, exc: IntegrityError) -> ParleyError | IntegrityError:
         """Map a constraint violation to a domain error; subclasses name their constraints."""
         return exc
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows the UPDATE or DELETE that gave `result` matched (its cursor's rowcount)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def violates(exc: IntegrityError, constraint: str, *columns: str) -> bool:

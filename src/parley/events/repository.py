@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, bindparam, delete, insert, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.db.fast import Compiled, Driver, compiled
+from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.event import Event, EventTicket
 
@@ -226,4 +227,4 @@ class TicketRepository:
         result = await self.session.execute(
             delete(EventTicket).where(EventTicket.expires_at < cutoff)
         )
-        return cast(CursorResult[Any], result).rowcount
+        return rows_changed(result)

@@ -3,11 +3,12 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.ids import new_id
+from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.jobs import IdempotencyRecord
 
@@ -79,7 +80,7 @@ class IdempotencyRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return _count(result) == 1
+        return rows_changed(result) == 1
 
     async def complete(
         self, record_id: UUID, *, status: int, headers: str, body: bytes, expires_at: datetime
@@ -106,9 +107,4 @@ class IdempotencyRepository:
         result = await self.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)
         )
-        return _count(result)
-
-
-def _count(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+        return rows_changed(result)

@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.jobs import Job, JobSchedule
 
@@ -87,7 +88,7 @@ class JobRepository:
             .values(state=RUNNING, lease_until=lease_until, claim=token, attempts=Job.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if _count(result) == 0:
+        if rows_changed(result) == 0:
             return None
         return await self.session.scalar(select(Job).where(Job.claim == token))
 
@@ -98,7 +99,7 @@ class JobRepository:
             .values(lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
-        return _count(result) == 1
+        return rows_changed(result) == 1
 
     async def finish(self, job_id: UUID, *, token: str) -> None:
         await self.session.execute(
@@ -138,7 +139,7 @@ class JobRepository:
             .where(Job.state == FAILED, Job.created_at < before)
             .execution_options(synchronize_session=False)
         )
-        return _count(result)
+        return rows_changed(result)
 
     async def depth(self) -> dict[str, int]:
         """How many jobs are in each state."""
@@ -162,13 +163,8 @@ class JobRepository:
             .values(next_run_at=next_run_at)
             .execution_options(synchronize_session=False)
         )
-        return _count(result) == 1
+        return rows_changed(result) == 1
 
     async def schedules(self) -> dict[str, datetime]:
         rows = await self.session.execute(select(JobSchedule.name, JobSchedule.next_run_at))
         return {row[0]: row[1] for row in rows}
-
-
-def _count(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)

@@ -4,11 +4,10 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from parley.core.errors import ParleyError
-from parley.db.repository import Repository, violates
+from parley.db.repository import Repository, rows_changed, violates
 from parley.models.chat import Media
 from parley.models.user import User
 from parley.users.errors import EmailTaken, PhoneNumberTaken, UsernameTaken
@@ -34,7 +33,7 @@ class UserRepository(Repository[User]):
         result = await self.session.execute(
             update(User).where(User.id == user_id).values(updated_at=now)
         )
-        if not isinstance(result, CursorResult) or result.rowcount != 1:
+        if rows_changed(result) != 1:
             return None
         return await self.session.get(User, user_id, populate_existing=True)
 
@@ -46,7 +45,7 @@ class UserRepository(Repository[User]):
             .values(has_signed_in=True, updated_at=User.updated_at)  # not a change of the account
             .execution_options(synchronize_session=False)
         )
-        return isinstance(result, CursorResult) and result.rowcount == 1
+        return rows_changed(result) == 1
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email_key == email_key(email)))

@@ -4,10 +4,9 @@ dispatcher's reading of the event log."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +64,7 @@ class WebhookRepository(Repository[Webhook]):
         return list((await self.session.execute(query)).scalars())
 
     async def mark_succeeding(self, webhook_id: UUID) -> None:
-        await self._rowcount(
+        await self.run_counted(
             update(Webhook)
             .where(Webhook.id == webhook_id, Webhook.failing_since.is_not(None))
             .values(failing_since=None)
@@ -73,21 +72,18 @@ class WebhookRepository(Repository[Webhook]):
 
     async def mark_failing(self, webhook_id: UUID, *, since: datetime) -> None:
         """Start the webhook's failing streak, unless one is running."""
-        await self._rowcount(
+        await self.run_counted(
             update(Webhook)
             .where(Webhook.id == webhook_id, Webhook.failing_since.is_(None))
             .values(failing_since=since)
         )
 
     async def disable(self, webhook_id: UUID, *, reason: str) -> None:
-        await self._rowcount(
+        await self.run_counted(
             update(Webhook)
             .where(Webhook.id == webhook_id, Webhook.is_active.is_(True))
             .values(is_active=False, disabled_reason=reason, updated_at=utcnow())
         )
-
-    async def _rowcount(self, statement: Any) -> int:
-        return await _rowcount(self.session, statement)
 
     async def any_active(self) -> bool:
         query = select(Webhook.id).where(Webhook.is_active.is_(True)).limit(1)
@@ -141,7 +137,7 @@ class DeliveryRepository(Repository[WebhookDelivery]):
             )
             .values(status=DeliveryStatus.FAILED.value, last_error=reason, next_attempt_at=None)
         )
-        return await self._rowcount(statement)
+        return await self.run_counted(statement)
 
     async def purge_finished_before(self, cutoff: datetime, *, batch: int = 1000) -> int:
         """Delete up to `batch` finished deliveries created before `cutoff` (read inside the
@@ -153,18 +149,7 @@ class DeliveryRepository(Repository[WebhookDelivery]):
         found = list((await self.session.execute(ids.limit(batch))).scalars())
         if not found:
             return 0
-        return await self._rowcount(delete(WebhookDelivery).where(WebhookDelivery.id.in_(found)))
-
-    async def _rowcount(self, statement: Any) -> int:
-        return await _rowcount(self.session, statement)
-
-
-async def _rowcount(session: AsyncSession, statement: Any) -> int:
-    result = cast(
-        CursorResult[Any],
-        await session.execute(statement, execution_options={"synchronize_session": False}),
-    )
-    return result.rowcount
+        return await self.run_counted(delete(WebhookDelivery).where(WebhookDelivery.id.in_(found)))
 
 
 @dataclass(frozen=True, slots=True)
