@@ -4,6 +4,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import os
 import threading
 from collections.abc import Callable
@@ -12,7 +13,6 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import bcrypt
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
@@ -49,9 +49,17 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
-# One thread per core: more cannot hash faster, and would only crowd out the event loop.
+def _usable_cores() -> int:
+    """The CPUs this process may run on (a container's or `taskset`'s share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# One thread per usable core: more cannot hash faster, and would only crowd out the event loop.
 _hashing = ThreadPoolExecutor(
-    max_workers=os.cpu_count() or 1, thread_name_prefix="parley-hash", initializer=_lower_priority
+    max_workers=_usable_cores(), thread_name_prefix="parley-hash", initializer=_lower_priority
 )
 
 
@@ -71,8 +79,30 @@ async def verify_password(password: str, password_hash: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _common_passwords() -> frozenset[str]:
-    ranked = FREQUENCY_LISTS["passwords"][:COMMON_PASSWORDS_CONSIDERED]
+    ranked = _zxcvbn_frequency_lists()["passwords"][:COMMON_PASSWORDS_CONSIDERED]
     return frozenset(p for p in ranked if len(p) >= MIN_PASSWORD_LENGTH)
+
+
+def _zxcvbn_frequency_lists() -> dict[str, list[str]]:
+    """zxcvbn's ranked word lists, read from their module alone, on first use.
+
+    Importing it the usual way runs the package's matchers, which keep every list as ranked
+    dictionaries for good: ~12 MB in every worker, of which only the 10,000 passwords are used.
+    Loaded alone and unregistered, the lists are freed once the set is made.
+    """
+    package = importlib.util.find_spec("zxcvbn")
+    locations = package.submodule_search_locations if package else None
+    if not locations:
+        raise ModuleNotFoundError("zxcvbn")
+    spec = importlib.util.spec_from_file_location(
+        "zxcvbn_frequency_lists", os.path.join(locations[0], "frequency_lists.py")
+    )
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError("zxcvbn.frequency_lists")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lists: dict[str, list[str]] = module.FREQUENCY_LISTS
+    return lists
 
 
 def is_common_password(password: str) -> bool:
