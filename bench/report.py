@@ -162,12 +162,18 @@ def _soak_notes(results: Result) -> list[str]:
         soak = data.get("pinned", {}).get("soak")
         if soak and "checkpoints" in soak:
             points = ", ".join(
-                f"{c['served']:,} requests (target {c['target']:,}"
-                f"{'' if c['reached'] else ', not reached in time'})"
+                f"{c['served']:,} requests of its own (target {c['target']:,}"
+                f"{'' if c['reached'] else ', not reached in time'}"
+                f"{_in_all(c)})"
                 for c in soak["checkpoints"]
             )
             notes.append(f"Soak on {db}: memory read at {points}.")
     return [*notes, ""] if notes else []
+
+
+def _in_all(checkpoint: Result) -> str:
+    in_all = checkpoint.get("served_in_all")
+    return f"; {in_all:,} served by the worker in all" if in_all else ""
 
 
 def publish(json_path: Path) -> None:
