@@ -102,15 +102,21 @@ async def test_a_lean_read_whose_statement_fails_gives_its_connection_back(
     await _no_pooled_connection_in_a_transaction(database)
 
 
+def _pooled_reads(database: Database) -> None:
+    if database.inline_reads is not None:
+        pytest.skip("a SQLite file's lean reads run inline and take no turn at the pool")
+
+
 async def test_lean_reads_waiting_for_the_pool_are_served_first_come_first_served(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
     database: Database = app.state.resources.database
+    _pooled_reads(database)
     capacity = database.turns._value  # every turn free: as many as the pool holds
-    release = asyncio.Event()
+    releases = [asyncio.Event() for _ in range(capacity)]
     served: list[int] = []
 
-    async def hold() -> None:
+    async def hold(release: asyncio.Event) -> None:
         async with reading(database):
             await release.wait()
 
@@ -119,14 +125,17 @@ async def test_lean_reads_waiting_for_the_pool_are_served_first_come_first_serve
             served.append(number)
             await asyncio.sleep(0)  # hand the loop over while holding the connection
 
-    holders = [asyncio.create_task(hold()) for _ in range(capacity)]
+    holders = [asyncio.create_task(hold(release)) for release in releases]
     await _until(lambda: database.turns.locked())
     waiting = []
     for number in range(8):
         waiting.append(asyncio.create_task(read(number)))
         await asyncio.sleep(0)  # each in line before the next arrives
-    release.set()
-    await asyncio.gather(*holders, *waiting)
+    releases[0].set()  # one turn comes free and goes down the line
+    await asyncio.gather(*waiting)
+    for release in releases:
+        release.set()
+    await asyncio.gather(*holders)
 
     assert served == list(range(8))
     session_id = (await new_session(client, alice, title="Still served"))["id"]
@@ -137,6 +146,7 @@ async def test_a_lean_read_with_no_turn_at_the_pool_in_time_is_a_503(
     app: FastAPI, client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database: Database = app.state.resources.database
+    _pooled_reads(database)
     session_id = (await new_session(client, alice, title="Busy"))["id"]
     monkeypatch.setattr(fast, "POOL_TIMEOUT_S", 0.2)
     taken = [database.turns.acquire() for _ in range(database.turns._value)]
@@ -151,6 +161,31 @@ async def test_a_lean_read_with_no_turn_at_the_pool_in_time_is_a_503(
     assert response.headers["retry-after"].isdigit()
     assert response.json()["status"] == "error"
     assert await _title(client, alice, session_id) == "Busy"
+
+
+async def test_a_sqlite_read_is_served_while_every_pooled_connection_is_taken(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database: Database = app.state.resources.database
+    if database.inline_reads is None:
+        pytest.skip("only a SQLite file's lean reads run inline")
+    session_id = (await new_session(client, alice, title="Inline"))["id"]
+    monkeypatch.setattr(fast, "POOL_TIMEOUT_S", 0.2)
+    taken = [database.turns.acquire() for _ in range(database.turns._value)]
+    await asyncio.gather(*taken)
+    try:
+        assert database.writer is not None
+        async with database.writer:  # and the writer turn: nothing else could run
+            response = await client.get(f"{API}/sessions/{session_id}", headers=alice.headers)
+            page = await client.get(f"{API}/sessions/{session_id}/messages", headers=alice.headers)
+    finally:
+        for _ in taken:
+            database.turns.release()
+
+    assert response.status_code == 200
+    assert response.json()["data"]["title"] == "Inline"
+    assert page.status_code == 200
+    assert page.json()["data"] == {"items": [], "next_cursor": None}
 
 
 async def _until(condition: Callable[[], bool]) -> None:

@@ -1,6 +1,8 @@
 """The engine and session factory for the configured database."""
 
 import asyncio
+import sqlite3
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,9 @@ POOL_TIMEOUT_S = 5
 # SQLAlchemy's own pool sizes for a SQLite file, stated: each connection is a thread.
 SQLITE_POOL_SIZE = 5
 SQLITE_MAX_OVERFLOW = 10
+# A WAL reader waits only while another connection recovers the WAL index: rare and short,
+# and an inline read must not hold the event loop for long (InlineReads).
+INLINE_BUSY_TIMEOUT_MS = 100
 # A server that accepts a query and never answers must not hold the request forever.
 COMMAND_TIMEOUT_S = 15
 
@@ -31,6 +36,8 @@ class Database:
     # The lean path's turns at the pool, first come first served (db/fast.py): as many as the
     # pool holds connections.
     turns: asyncio.Semaphore
+    # SQLite file: the lean path's reads, run in the caller's thread (db/fast.py).
+    inline_reads: "InlineReads | None" = None
 
     @property
     def dialect(self) -> str:
@@ -43,7 +50,41 @@ class Database:
         return writer
 
     async def dispose(self) -> None:
+        if self.inline_reads is not None:
+            self.inline_reads.close()
         await self.engine.dispose()
+
+
+class InlineReads:
+    """A SQLite file's connection for the lean path's reads, run in the event loop's thread.
+
+    A lean read is one indexed statement: SQLite answers it in tens of microseconds, far less
+    than handing it to a driver thread and back costs (two GIL hand-overs and the threads'
+    own Python work, decision 187). In WAL mode a reader never waits for a writer, so a read
+    here does not hold the loop up; writes keep their threads (they can wait for the lock).
+    Opened on first use; read-only; one statement at a time (the lock guards against a
+    second thread, which serving never has).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+            connection.execute(f"PRAGMA busy_timeout={INLINE_BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA query_only=ON")
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def create_database(database_url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
@@ -74,13 +115,16 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
         options["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **options)
     writer = None
+    inline_reads = None
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
         writer = asyncio.Lock()  # one write transaction at a time in this process, in order
+        if _is_file(url.database):
+            inline_reads = InlineReads(str(url.database))
     sessions = async_sessionmaker(
         engine, class_=DatabaseSession, expire_on_commit=False, autoflush=False, writer=writer
     )
-    return Database(engine, sessions, asyncio.Semaphore(capacity))
+    return Database(engine, sessions, asyncio.Semaphore(capacity), inline_reads)
 
 
 def create_sibling(database: Database, *, pool_size: int) -> Database:
@@ -93,8 +137,13 @@ def create_sibling(database: Database, *, pool_size: int) -> Database:
     return sibling
 
 
+def _is_file(database: str | None) -> bool:
+    """A plain path (not memory, not a URI with options of its own)."""
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
+
+
 def _prepare_sqlite_path(database: str | None) -> None:
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if _is_file(database) and database:
         from pathlib import Path
 
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from sqlalchemy import ClauseElement, Dialect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.util import greenlet_spawn
 
-from parley.db.engine import POOL_TIMEOUT_S, Database
+from parley.db.engine import POOL_TIMEOUT_S, Database, InlineReads
 
 Row = Sequence[Any]
 
@@ -150,6 +150,21 @@ class SqliteDriver(Driver):
             return _json_time(self.time_value(text))
         fraction = text[19:]
         return f"{text[:10]}T{text[11:19]}{'' if fraction == '.000000' else fraction}Z"
+
+
+class InlineSqliteDriver(SqliteDriver):
+    """SQLite's lean reads on the process's inline connection (db/engine.py, InlineReads):
+    the statement runs in the caller's thread, with no await inside, so no other request's
+    statement can come between its steps."""
+
+    def __init__(self, reads: InlineReads, dialect: Dialect) -> None:
+        super().__init__(reads.connection(), dialect)
+        self.lock = reads.lock
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+        with self.lock:
+            rows: list[Row] = self.connection.execute(sql, args).fetchall()
+        return rows
 
 
 class PostgresDriver(Driver):
@@ -304,11 +319,15 @@ async def reading(database: Database) -> AsyncIterator[Driver]:
     connection (their begin, commit and events were two thirds of a message page's CPU).
 
     A lean read is one statement (a second one only tells a 404 from an empty page), so it
-    needs no transaction of its own. On SQLite and PostgreSQL it leaves none open, and the
-    connection goes back to the pool without the reset's rollback (a round trip to SQLite's
-    thread); MariaDB's driver opens one implicitly, which the reset ends. A connection whose
-    statement failed always goes back through the reset: the pool drops it if that fails too.
+    needs no transaction of its own. On PostgreSQL it leaves none open, and the connection goes
+    back to the pool without the reset's rollback; MariaDB's driver opens one implicitly, which
+    the reset ends. A connection whose statement failed always goes back through the reset:
+    the pool drops it if that fails too. A SQLite file is read on its inline connection, in
+    this thread (decision 187), with no pool and no transaction left open.
     """
+    if database.inline_reads is not None:
+        yield InlineSqliteDriver(database.inline_reads, database.engine.dialect)
+        return
     pooled, conn = await _checkout(database)
     try:
         yield conn
