@@ -3,10 +3,12 @@
 import asyncio
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -25,6 +27,8 @@ SQLITE_MAX_OVERFLOW = 10
 # A WAL reader waits only while another connection recovers the WAL index: rare and short,
 # and an inline read must not hold the event loop for long (InlineReads).
 INLINE_BUSY_TIMEOUT_MS = 100
+# A pooled connection idle at least this long is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
 # A server that accepts a query and never answers must not hold the request forever.
 COMMAND_TIMEOUT_S = 15
 
@@ -34,7 +38,8 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[DatabaseSession]
     # The lean path's turns at the pool, first come first served (db/fast.py): as many as the
-    # pool holds connections.
+    # pool keeps open. The overflow is left to the ORM: an overflow connection is closed when
+    # it comes back, so using it for every burst meant a new connection per request.
     turns: asyncio.Semaphore
     # SQLite file: the lean path's reads, run in the caller's thread (db/fast.py).
     inline_reads: "InlineReads | None" = None
@@ -94,13 +99,11 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_path(url.database)
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        capacity = SQLITE_POOL_SIZE + SQLITE_MAX_OVERFLOW
+        turns = SQLITE_POOL_SIZE
         options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_MAX_OVERFLOW)
     else:
-        capacity = 2 * pool_size
+        turns = pool_size
         options.update(
-            # A server can restart under a pooled connection; a local file cannot.
-            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=POOL_TIMEOUT_S,
@@ -116,6 +119,8 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     engine = create_async_engine(url, **options)
     writer = None
     inline_reads = None
+    if url.get_backend_name() != "sqlite":
+        _ping_when_idle(engine)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
         writer = asyncio.Lock()  # one write transaction at a time in this process, in order
@@ -124,7 +129,7 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     sessions = async_sessionmaker(
         engine, class_=DatabaseSession, expire_on_commit=False, autoflush=False, writer=writer
     )
-    return Database(engine, sessions, asyncio.Semaphore(capacity), inline_reads)
+    return Database(engine, sessions, asyncio.Semaphore(turns), inline_reads)
 
 
 def create_sibling(database: Database, *, pool_size: int) -> Database:
@@ -147,6 +152,32 @@ def _prepare_sqlite_path(database: str | None) -> None:
         from pathlib import Path
 
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection on checkout only when it has been idle a while.
+
+    A server can restart or drop a connection under the pool; a connection handed back
+    moments ago was just seen to work. SQLAlchemy's `pool_pre_ping` pinged on every checkout:
+    on PostgreSQL a transaction begun and rolled back, two round trips before every statement
+    of the hot paths (decision 188). A failed ping raises DisconnectionError: the pool
+    replaces the connection and tries again, as with `pool_pre_ping`.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # new (just connected), or handed back moments ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa_exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
