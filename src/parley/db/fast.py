@@ -247,11 +247,13 @@ def _driver_class(dialect: Dialect) -> type[Driver]:
 
 
 async def _checkout(database: Database) -> tuple[Any, Driver]:
-    """A connection from the engine's pool (its pre-ping, size and timeouts), and its driver.
+    """A connection from the engine's pool (its ping after idleness, size and timeouts), and
+    its driver.
 
-    The lean path first takes a turn (`Database.turns`, one per pooled connection): the pool's
-    own queue lets a newcomer take a connection handed back while an earlier waiter is still
-    waking up, which left a few requests waiting ten times as long as the rest under load.
+    The lean path first takes a turn (`Database.turns`, as many as the pool keeps open): the
+    pool's own queue lets a newcomer take a connection handed back while an earlier waiter is
+    still waking up, which left a few requests waiting ten times as long as the rest under load
+    (decision 186).
     """
     try:
         async with asyncio.timeout(POOL_TIMEOUT_S):
