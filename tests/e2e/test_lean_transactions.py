@@ -1,8 +1,9 @@
-"""The lean path's transactions (decision 183): `writing` commits what its block wrote or rolls
-all of it back, and neither it nor `reading` hands a connection back to the pool inside a
-transaction."""
+"""The lean path's transactions (decisions 183, 189): `transaction` commits what its work wrote
+or rolls all of it back, and neither it nor `reading` hands a connection back to the pool
+inside a transaction."""
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,8 @@ from sqlalchemy import text
 
 from parley.db import fast
 from parley.db.engine import Database
-from parley.db.fast import Driver, compiled, reading, writing
+from parley.db.fast import Driver, compiled, reading, transaction
+from parley.db.session import begin_write
 from tests.conftest import Account
 from tests.e2e.chat_helpers import API, new_session
 
@@ -56,9 +58,14 @@ async def test_a_lean_write_commits_what_its_block_wrote(
 ) -> None:
     database: Database = app.state.resources.database
     session_id = (await new_session(client, alice, title="Before"))["id"]
-    async with writing(database) as conn:
+    inside: list[bool | None] = []
+
+    async def rename(conn: Driver) -> None:
         await _rename(conn, session_id, "After")
-        assert _in_transaction(conn) in (True, None)
+        inside.append(_in_transaction(conn))
+
+    await transaction(database, rename)
+    assert inside in ([True], [None])
     assert await _title(client, alice, session_id) == "After"
     await _no_pooled_connection_in_a_transaction(database)
 
@@ -69,18 +76,20 @@ async def test_a_lean_write_that_raises_leaves_nothing_behind(
     database: Database = app.state.resources.database
     session_id = (await new_session(client, alice, title="Before"))["id"]
 
-    async def rename_then_fail() -> None:
-        async with writing(database) as conn:
-            await _rename(conn, session_id, "Half-way")
-            raise RuntimeError("refused half-way")
+    async def rename_then_fail(conn: Driver) -> None:
+        await _rename(conn, session_id, "Half-way")
+        raise RuntimeError("refused half-way")
 
     with pytest.raises(RuntimeError, match="refused half-way"):
-        await rename_then_fail()
+        await transaction(database, rename_then_fail)
     assert await _title(client, alice, session_id) == "Before"
     await _no_pooled_connection_in_a_transaction(database)
     # The writer's turn (SQLite) was given back: the next write goes through.
-    async with writing(database) as conn:
+
+    async def rename_later(conn: Driver) -> None:
         await _rename(conn, session_id, "Later")
+
+    await transaction(database, rename_later)
     assert await _title(client, alice, session_id) == "Later"
 
 
@@ -194,3 +203,91 @@ async def _until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.001)
     raise AssertionError("the condition never held")
+
+
+def _writer_thread(database: Database) -> None:
+    if database.writer_thread is None:
+        pytest.skip("only a SQLite file's lean writes run on the writer thread")
+
+
+async def _held_in_the_thread(
+    database: Database, session_id: str, title: str, gate: threading.Event, order: list[str]
+) -> None:
+    """A lean write whose transaction waits in the writer thread until `gate` opens."""
+
+    async def rename(conn: Driver) -> None:
+        await _rename(conn, session_id, title)
+        gate.wait(timeout=10)  # blocks the writer thread, never the loop
+        order.append(title)
+
+    await transaction(database, rename)
+
+
+async def test_a_session_waiting_behind_lean_writes_goes_before_later_ones(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    _writer_thread(database)
+    session_id = (await new_session(client, alice, title="Before"))["id"]
+    gate = threading.Event()
+    order: list[str] = []
+
+    async def session_write() -> None:
+        async with database.sessions() as db:
+            await begin_write(db)
+            await db.execute(
+                text("UPDATE chat_sessions SET title = 'Session' WHERE id = :id"),
+                {"id": UUID(session_id).hex},
+            )
+            await db.commit()
+        order.append("Session")
+
+    first = asyncio.create_task(_held_in_the_thread(database, session_id, "First", gate, order))
+    await _until(lambda: database.writer is not None and database.writer.locked())
+    by_session = asyncio.create_task(session_write())
+    await asyncio.sleep(0.05)  # the session is in line for the turn
+    later = asyncio.create_task(_held_in_the_thread(database, session_id, "Later", gate, order))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(first, by_session, later)
+
+    assert order == ["First", "Session", "Later"]
+    assert await _title(client, alice, session_id) == "Later"
+
+
+async def test_lean_writes_arriving_together_all_commit_in_order(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    session_id = (await new_session(client, alice, title="Before"))["id"]
+    gate = threading.Event()
+    gate.set()
+    order: list[str] = []
+    titles = [f"Title {n}" for n in range(20)]
+    await asyncio.gather(
+        *(_held_in_the_thread(database, session_id, title, gate, order) for title in titles)
+    )
+
+    assert order == titles
+    assert await _title(client, alice, session_id) == titles[-1]
+
+
+async def test_a_cancelled_lean_write_still_ends_before_the_next_one_begins(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    _writer_thread(database)
+    session_id = (await new_session(client, alice, title="Before"))["id"]
+    gate = threading.Event()
+    order: list[str] = []
+    held = asyncio.create_task(_held_in_the_thread(database, session_id, "Cancelled", gate, order))
+    await _until(lambda: database.writer is not None and database.writer.locked())
+    held.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await held
+    assert database.writer is not None and database.writer.locked()  # the thread still works
+    gate.set()
+    await _held_in_the_thread(database, session_id, "Next", gate, order)
+
+    assert order == ["Cancelled", "Next"]
+    assert await _title(client, alice, session_id) == "Next"

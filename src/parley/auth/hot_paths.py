@@ -3,9 +3,10 @@ answered as the response bytes, in as few round trips as each database allows.
 
 PostgreSQL: one statement, which is its own transaction (claim, new token, sliding expiry and
 `last_used_at`, or the revocation of a reused token's login session). SQLite: in the process's
-writer turn, BEGIN IMMEDIATE, the read, then the writes, COMMIT. MariaDB: the read, the token's
-row locked by its primary key, the writes, COMMIT. A reuse past the grace window commits the
-revocation before the 401 that follows, then forgets the user's cached sessions.
+writer turn, in one call to its writer thread: BEGIN IMMEDIATE, the read, the writes, COMMIT.
+MariaDB: the read, the token's row locked by its primary key, the writes, COMMIT. A reuse past
+the grace window commits the revocation before the 401 that follows, then forgets the user's
+cached sessions.
 """
 
 from datetime import timedelta
@@ -14,12 +15,12 @@ from uuid import UUID
 from parley.auth import service as auth_service
 from parley.auth.cache import AccessCache
 from parley.auth.errors import InvalidRefreshToken, RefreshTokenReused
-from parley.auth.repository import RefreshRows
+from parley.auth.repository import RefreshOutcome, RefreshRows
 from parley.core.ids import new_id
 from parley.core.logging import security_event
 from parley.core.tokens import TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
-from parley.db.fast import envelope, writing
+from parley.db.fast import Driver, envelope, transaction
 
 
 class AuthHotPaths:
@@ -42,7 +43,8 @@ class AuthHotPaths:
         now = auth_service.utcnow()
         reuse_before = now - auth_service.REFRESH_REUSE_GRACE
         new_token = new_opaque_token()
-        async with writing(self.database) as conn:
+
+        async def rotate(conn: Driver) -> tuple[RefreshOutcome, UUID, str, bool, bool]:
             rows = RefreshRows(conn, conn.dialect)
             found = await rows.refresh(
                 hash_opaque_token(refresh_token),
@@ -64,8 +66,11 @@ class AuthHotPaths:
                 await rows.record_reuse(
                     new_id(), login_session_id=UUID(session_id), user_id=user_id, now=now
                 )
-            # Committed as the block ends: the rotation, or the revocation that must survive
+            # Committed when this returns: the rotation, or the revocation that must survive
             # the 401 that follows.
+            return found, user_id, session_id, reused, revoked
+
+        found, user_id, session_id, reused, revoked = await transaction(self.database, rotate)
         if revoked:
             await self.cache.invalidate_user(user_id)
         if reused:

@@ -25,7 +25,7 @@ from parley.core.clock import utcnow
 from parley.core.cursors import CursorCodec, list_scope
 from parley.core.ids import new_id
 from parley.db.engine import Database
-from parley.db.fast import Driver, Row, envelope, reading, writing
+from parley.db.fast import Driver, Row, envelope, reading, transaction
 from parley.events import outbox
 from parley.media.schemas import MEDIA_PATH
 from parley.models.user import Role, User
@@ -130,21 +130,24 @@ class ChatHotPaths:
         def render(created_at: str | None) -> str:
             return head if created_at is None else f'{head}{created_at}"}}'
 
+        async def post(conn: Driver) -> str:
+            posted = await ChatRows(conn, conn.dialect).post_text(
+                message_id,
+                chat_session_id,
+                author.id,
+                now=utcnow(),
+                title=title_from(data.content),
+                sender=sender,
+                content=data.content,
+                phone_number=data.phone_number,
+                render=render,
+            )
+            if posted.data is None:
+                raise _NotPosted(posted.owner_id)  # rolls back what the claim did
+            return posted.data
+
         try:
-            async with writing(self.database) as conn:
-                posted = await ChatRows(conn, conn.dialect).post_text(
-                    message_id,
-                    chat_session_id,
-                    author.id,
-                    now=utcnow(),
-                    title=title_from(data.content),
-                    sender=sender,
-                    content=data.content,
-                    phone_number=data.phone_number,
-                    render=render,
-                )
-                if posted.data is None:
-                    raise _NotPosted(posted.owner_id)  # rolls back what the claim did
+            posted = await transaction(self.database, post)
         except _NotPosted as refused:
             if refused.owner_id is None:
                 async with self.database.sessions() as db:
@@ -152,7 +155,7 @@ class ChatHotPaths:
             refusal = NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
             raise refusal from None
         outbox.ring_engine(self.database.engine)
-        return envelope("Message posted", orjson.Fragment(posted.data))
+        return envelope("Message posted", orjson.Fragment(posted))
 
 
 def _session(conn: Driver, row: Row) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import (
 
 from parley.db.session import WRITE_TRANSACTION, DatabaseSession
 from parley.db.urls import async_url
+from parley.db.writer import SQLITE_BUSY_TIMEOUT_MS, WriterThread, WriterTurn, set_pragmas
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 5
 # SQLAlchemy's own pool sizes for a SQLite file, stated: each connection is a thread.
@@ -43,20 +43,24 @@ class Database:
     turns: asyncio.Semaphore
     # SQLite file: the lean path's reads, run in the caller's thread (db/fast.py).
     inline_reads: "InlineReads | None" = None
+    # SQLite file: the lean path's write transactions, each run whole in one thread.
+    writer_thread: WriterThread | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @property
-    def writer(self) -> asyncio.Lock | None:
+    def writer(self) -> WriterTurn | None:
         """SQLite: the process's writer turn, which every write transaction takes first."""
-        writer: asyncio.Lock | None = self.sessions.kw.get("writer")
+        writer: WriterTurn | None = self.sessions.kw.get("writer")
         return writer
 
     async def dispose(self) -> None:
         if self.inline_reads is not None:
             self.inline_reads.close()
+        if self.writer_thread is not None:
+            await self.writer_thread.close()
         await self.engine.dispose()
 
 
@@ -119,17 +123,19 @@ def create_database(database_url: str, *, pool_size: int = 10, echo: bool = Fals
     engine = create_async_engine(url, **options)
     writer = None
     inline_reads = None
+    writer_thread = None
     if url.get_backend_name() != "sqlite":
         _ping_when_idle(engine)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
-        writer = asyncio.Lock()  # one write transaction at a time in this process, in order
+        writer = WriterTurn()  # one write transaction at a time in this process, in order
         if _is_file(url.database):
             inline_reads = InlineReads(str(url.database))
+            writer_thread = WriterThread(str(url.database))
     sessions = async_sessionmaker(
         engine, class_=DatabaseSession, expire_on_commit=False, autoflush=False, writer=writer
     )
-    return Database(engine, sessions, asyncio.Semaphore(turns), inline_reads)
+    return Database(engine, sessions, asyncio.Semaphore(turns), inline_reads, writer_thread)
 
 
 def create_sibling(database: Database, *, pool_size: int) -> Database:
@@ -187,12 +193,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN only wraps writes; we begin every transaction below.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        set_pragmas(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

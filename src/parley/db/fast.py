@@ -4,17 +4,25 @@ connection, rows turned straight into response JSON.
 SQLAlchemy still writes the SQL (Core or `text()`, compiled on first use with the driver's own
 parameter style, binds in their compiled order) and still owns the pool; what the lean path
 skips is the session and the execution layer: no unit of work, no result processing, no ORM
-objects, no bind processors (`reading` and `writing` below, decision 183).
+objects, no bind processors (`reading` and `transaction` below, decisions 183 and 189).
 The conversions those would do (UUIDs and timestamps differ per database, see db/types.py) are
 done here, once, by the connection's `Driver`.
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Hashable,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import orjson
@@ -22,9 +30,11 @@ from sqlalchemy import ClauseElement, Dialect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.util import greenlet_spawn
 
-from parley.db.engine import POOL_TIMEOUT_S, Database, InlineReads
+from parley.db.engine import POOL_TIMEOUT_S, Database
+from parley.db.writer import WriterThread, WriterTurn
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 
 class Compiled(NamedTuple):
@@ -153,13 +163,18 @@ class SqliteDriver(Driver):
 
 
 class InlineSqliteDriver(SqliteDriver):
-    """SQLite's lean reads on the process's inline connection (db/engine.py, InlineReads):
-    the statement runs in the caller's thread, with no await inside, so no other request's
-    statement can come between its steps."""
+    """A SQLite connection used in the caller's thread (db/engine.py: the process's inline
+    reads, or the writer thread's transactions): a statement is run with no await inside, so
+    no other request's statement can come between its steps."""
 
-    def __init__(self, reads: InlineReads, dialect: Dialect) -> None:
-        super().__init__(reads.connection(), dialect)
-        self.lock = reads.lock
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        dialect: Dialect,
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        super().__init__(connection, dialect)
+        self.lock: AbstractContextManager[Any] = lock or contextlib.nullcontext()
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         with self.lock:
@@ -281,22 +296,28 @@ async def _release(database: Database, pooled: Any, *, reset: bool) -> None:
         database.turns.release()
 
 
-@asynccontextmanager
-async def writing(database: Database) -> AsyncIterator[Driver]:
-    """A write transaction of the lean path on a pooled driver connection, past SQLAlchemy's
-    session and connection: begun, committed when the block ends, rolled back if it raises.
+Work = Callable[["Driver"], Coroutine[Any, Any, T]]
+
+
+async def transaction(database: Database, work: Work[T]) -> T:
+    """Run `work` as one write transaction of the lean path, past SQLAlchemy's session and
+    connection: begun, committed when it returns, rolled back if it raises.
 
     On SQLite it first takes the process's writer turn (the lock its sessions share:
-    db/session.py) and begins IMMEDIATE, so the write lock is held before the first statement.
-    A connection whose rollback fails too is dropped from the pool, never handed out again
-    inside a transaction SQLAlchemy does not know of.
+    db/session.py) and begins IMMEDIATE, so the write lock is held before the first statement;
+    on a SQLite file the whole transaction then runs in one call to the writer thread
+    (decision 189), so `work` must only await its driver's statements. Elsewhere a pooled
+    connection whose rollback fails too is dropped from the pool, never handed out again inside
+    a transaction SQLAlchemy does not know of.
     """
     writer = database.writer
+    if writer is not None and database.writer_thread is not None:
+        return await _in_writer_thread(database, database.writer_thread, writer, work)
     async with writer if writer is not None else contextlib.nullcontext():
         pooled, conn = await _checkout(database)
         try:
             await conn.command(conn.BEGIN_WRITE)
-            yield conn
+            result = await work(conn)
             await conn.command("COMMIT")
         except BaseException:
             try:
@@ -308,6 +329,40 @@ async def writing(database: Database) -> AsyncIterator[Driver]:
             await _release(database, pooled, reset=True)
             raise
         await _release(database, pooled, reset=False)
+        return result
+
+
+async def _in_writer_thread(
+    database: Database, thread: WriterThread, writer: WriterTurn, work: Work[T]
+) -> T:
+    dialect = database.engine.dialect
+
+    def run() -> T:
+        connection = thread.connection()
+        try:
+            connection.execute(SqliteDriver.BEGIN_WRITE)
+            result = _to_the_end(work(InlineSqliteDriver(connection, dialect)))
+            connection.execute("COMMIT")
+        except BaseException:
+            try:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+            except BaseException:
+                thread.discard()  # its state unknown: the next transaction opens another
+            raise
+        return result
+
+    return await writer.run(thread, run)
+
+
+def _to_the_end(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits (its driver answers at once) to its end, here."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return cast(T, finished.value)
+    coroutine.close()
+    raise RuntimeError("a transaction on the SQLite writer thread awaited something else")
 
 
 # Databases whose driver runs a statement outside a transaction as its own (SQLite with the
@@ -328,7 +383,8 @@ async def reading(database: Database) -> AsyncIterator[Driver]:
     this thread (decision 187), with no pool and no transaction left open.
     """
     if database.inline_reads is not None:
-        yield InlineSqliteDriver(database.inline_reads, database.engine.dialect)
+        reads = database.inline_reads
+        yield InlineSqliteDriver(reads.connection(), database.engine.dialect, reads.lock)
         return
     pooled, conn = await _checkout(database)
     try:

@@ -2,7 +2,7 @@
 
 SQLite has one write lock per file, and writers that wait for it in its busy handler are served
 in no order: under load some wait for seconds while later ones go first. So within a process a
-write transaction first queues for the process's writer turn (an asyncio lock, which wakes its
+write transaction first queues for the process's writer turn (db/writer.py, which wakes its
 waiters in order) and only then begins, `BEGIN IMMEDIATE`, holding the write lock before it reads
 anything. Between processes the busy timeout still applies; with one writer per process it is
 ample. PostgreSQL and MariaDB lock rows, not the database, and keep their concurrency.
@@ -12,7 +12,6 @@ flush or commit with pending changes), or when a repository asks for it before a
 By the rule of decision 009 that first write is the transaction's first statement.
 """
 
-import asyncio
 import traceback
 import warnings
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 from sqlalchemy import Executable, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+
+from parley.db.writer import WriterTurn
 
 # Set on a connection's execution options so that its `begin` event issues BEGIN IMMEDIATE.
 WRITE_TRANSACTION = "parley_write_transaction"
@@ -38,13 +39,13 @@ class ReadThenWriteWarning(RuntimeWarning):
 class DatabaseSession(AsyncSession):
     """An AsyncSession that knows whether its transaction writes."""
 
-    def __init__(self, *args: Any, writer: asyncio.Lock | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, writer: WriterTurn | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sync_session.info[_WRITER] = writer
 
     @property
-    def _writer(self) -> asyncio.Lock | None:
-        writer: asyncio.Lock | None = self.sync_session.info[_WRITER]
+    def _writer(self) -> WriterTurn | None:
+        writer: WriterTurn | None = self.sync_session.info[_WRITER]
         return writer
 
     async def begin_write(self) -> None:
@@ -109,7 +110,7 @@ def _read_then_write_message() -> str:
 
 def _release_writer(session: Session) -> None:
     if session.info.pop(_HOLDS_WRITER, False):
-        writer: asyncio.Lock = session.info[_WRITER]
+        writer: WriterTurn = session.info[_WRITER]
         writer.release()
 
 
