@@ -32,6 +32,7 @@ from parley.core.logging import configure_logging
 from parley.core.mail import Mailer, create_mailer
 from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
+from parley.core.versioned_cache import VersionedCache
 from parley.db.engine import create_database
 from parley.events import outbox
 from parley.events.bell import Doorbell
@@ -87,6 +88,7 @@ def build_resources(
         event_fanout=Fanout(database, doorbell),
         event_tickets=ticket_store(database, settings.redis_url),
         jobs=JobQueue(settings=settings, mailer=mailer, media=media, database=database),
+        seller_searches=VersionedCache(),
     )
 
 

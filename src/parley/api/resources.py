@@ -8,6 +8,7 @@ from parley.core.cursors import CursorCodec
 from parley.core.mail import Mailer
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
+from parley.core.versioned_cache import VersionedCache
 from parley.db.engine import Database
 from parley.events.bell import Doorbell
 from parley.events.fanout import Fanout
@@ -30,3 +31,5 @@ class Resources:
     event_fanout: Fanout
     event_tickets: TicketStore
     jobs: JobQueue
+    # Pages of seller searches by catalogue version, in this worker (decision 190).
+    seller_searches: VersionedCache

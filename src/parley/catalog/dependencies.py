@@ -32,4 +32,4 @@ def hot_paths(request: Request) -> CatalogHotPaths:
 
 
 def catalog_hot_paths(resources: Resources) -> CatalogHotPaths:
-    return CatalogHotPaths(resources.database, resources.cursors)
+    return CatalogHotPaths(resources.database, resources.cursors, resources.seller_searches)

@@ -19,15 +19,18 @@ from parley.catalog.repository import (
 from parley.chats.errors import ChatSessionNotFound
 from parley.chats.repository import ChatRows
 from parley.core.cursors import CursorCodec, InvalidCursor, cursor_uuid, list_scope
+from parley.core.versioned_cache import VersionedCache
 from parley.db.engine import Database
 from parley.db.fast import Driver, Row, envelope, reading
-from parley.models.user import User
+from parley.models.user import Role, User
 
 
 class CatalogHotPaths:
-    def __init__(self, database: Database, cursors: CursorCodec) -> None:
+    def __init__(self, database: Database, cursors: CursorCodec, searches: VersionedCache) -> None:
         self.database = database
         self.cursors = cursors
+        # Pages of seller searches, by the owner's catalogue version (decision 190).
+        self.searches = searches
 
     async def get_seller(self, seller_id: UUID, *, viewer: User) -> bytes:
         async with reading(self.database) as conn:
@@ -43,10 +46,18 @@ class CatalogHotPaths:
         scope = list_scope("sellers", viewer.id, q)
         after = self._seller_after(cursor, scope)
         async with reading(self.database) as conn:
-            rows = await CatalogRows(conn, conn.dialect).seller_page(
+            catalog = CatalogRows(conn, conn.dialect)
+            version = await self._search_version(catalog, viewer, q)
+            key = (scope, limit, cursor)
+            if version is not None and (page := self.searches.get(key, version)) is not None:
+                return page
+            rows = await catalog.seller_page(
                 viewer, chat_session_id=None, q=q, limit=limit, after=after
             )
-        return self._seller_page(conn, rows, limit, scope, searched=bool(q))
+        page = self._seller_page(conn, rows, limit, scope, searched=bool(q))
+        if version is not None:
+            self.searches.put(key, version, page)
+        return page
 
     async def list_session_sellers(
         self, chat_session_id: UUID, *, viewer: User, q: str | None, limit: int, cursor: str | None
@@ -56,14 +67,32 @@ class CatalogHotPaths:
         scope = list_scope("session-sellers", chat_session_id, q)
         after = self._seller_after(cursor, scope)
         async with reading(self.database) as conn:
-            rows = await CatalogRows(conn, conn.dialect).seller_page(
+            catalog = CatalogRows(conn, conn.dialect)
+            version = await self._search_version(catalog, viewer, q)
+            key = (scope, viewer.id, limit, cursor)  # kept only for a viewer who may read it
+            if version is not None and (page := self.searches.get(key, version)) is not None:
+                return page
+            rows = await catalog.seller_page(
                 viewer, chat_session_id=chat_session_id, q=q, limit=limit, after=after
             )
             # The visibility test is in the page's statement: only an empty page needs asking.
             visible = ChatRows(conn, conn.dialect).is_visible
             if not rows and not await visible(chat_session_id, viewer):
                 raise ChatSessionNotFound
-        return self._seller_page(conn, rows, limit, scope, searched=bool(q))
+        page = self._seller_page(conn, rows, limit, scope, searched=bool(q))
+        if version is not None:
+            self.searches.put(key, version, page)
+        return page
+
+    async def _search_version(
+        self, catalog: CatalogRows, viewer: User, q: str | None
+    ) -> int | None:
+        """The version a search's page is kept at: the viewer's catalogue's, read before the
+        page. None when the page is not kept: no search (a keyset page is one cheap indexed
+        read), or an admin's (everyone's sellers, which no one owner's version covers)."""
+        if not q or viewer.role == Role.ADMIN:
+            return None
+        return await catalog.catalog_version(viewer.id)
 
     async def get_session_vendor(self, chat_session_id: UUID, *, viewer: User) -> bytes:
         async with reading(self.database) as conn:

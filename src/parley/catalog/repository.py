@@ -40,7 +40,7 @@ from parley.db.search import (
     folded_contains,
     scan_pattern,
 )
-from parley.models.catalog import SELLER_SEARCH, Seller, Vendor
+from parley.models.catalog import SELLER_SEARCH, CatalogVersion, Seller, Vendor
 from parley.models.chat import ChatSession
 from parley.models.user import Role, User
 
@@ -159,6 +159,19 @@ class SellerRepository(_CatalogRepository[Seller]):
         )
         return await self.session.get(Seller, seller_id, populate_existing=True)
 
+    async def lock(self, seller_id: UUID, owner_id: UUID) -> UUID | None:
+        """Lock the owner's seller for this transaction, unchanged (it is about to go), and
+        return its chat session's id; None when it is not theirs. Its chat session is locked
+        next: every writer of sellers takes the session before the owner's catalogue version,
+        which the first change to a seller row takes (db/versions.py)."""
+        row = await lock_row(
+            self.session, Seller, seller_id, Seller.user_id, Seller.chat_session_id
+        )
+        if row is None or row.user_id != owner_id:
+            return None
+        chat_session_id: UUID = row.chat_session_id
+        return chat_session_id
+
     async def delete_by_id(self, seller_id: UUID) -> bool:
         return bool(await self.run_counted(delete(Seller).where(Seller.id == seller_id)))
 
@@ -249,6 +262,7 @@ class _SellerSearch:
 _s = cast(Any, Seller.__table__).c
 _v = cast(Any, Vendor.__table__).c
 _cs = cast(Any, ChatSession.__table__).c
+_cv = cast(Any, CatalogVersion.__table__).c
 
 SELLER_COLUMNS = (
     _s.id,
@@ -321,6 +335,15 @@ class CatalogRows:
             params["after_rank"] = after.rank
             params["after_id"] = self.db.uuid(after.id)
         return await self.db.fetch(statement, params)
+
+    async def catalog_version(self, owner_id: UUID) -> int:
+        """How many times the owner's sellers have changed (db/versions.py); 0: never."""
+        statement = self._statement(
+            ("catalog.version",),
+            lambda: select(_cv.version).where(_cv.user_id == bindparam("owner")),
+        )
+        rows = await self.db.fetch(statement, {"owner": self.db.uuid(owner_id)})
+        return int(rows[0][0]) if rows else 0
 
     async def session_vendor(self, chat_session_id: UUID, viewer: User) -> Row | None:
         """The visible chat session's row with its vendor's columns (None when it has none);

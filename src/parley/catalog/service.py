@@ -192,19 +192,19 @@ class SellerService(_CatalogService):
         now = utcnow()
         async with self.uow:
             # Locked first, so a concurrent delete of the same seller waits and then finds none.
-            seller = await self.sellers.claim(seller_id, actor.id, now=now)
-            if seller is None:
+            chat_session_id = await self.sellers.lock(seller_id, actor.id)
+            if chat_session_id is None:
                 raise await self._seller_refusal(seller_id, actor)
             await self.sellers.claim_chat_session(
-                seller.chat_session_id, actor.id, now=now, seller_delta=-1
+                chat_session_id, actor.id, now=now, seller_delta=-1
             )
             await self.sellers.delete_by_id(seller_id)
             outbox.record(
                 self.uow,
                 EventType.SELLER_DELETED,
-                session_id=seller.chat_session_id,
+                session_id=chat_session_id,
                 user_id=actor.id,
-                data=outbox.deleted(seller_id, seller.chat_session_id),
+                data=outbox.deleted(seller_id, chat_session_id),
             )
             await self.uow.commit()
 

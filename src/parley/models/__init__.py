@@ -8,7 +8,7 @@ from parley.models.accounts import (
     RecoveryCode,
     TotpCredential,
 )
-from parley.models.catalog import Seller, Vendor
+from parley.models.catalog import CatalogVersion, Seller, Vendor
 from parley.models.chat import ChatSession, Media, Message
 from parley.models.event import Event, EventClock, EventTicket
 from parley.models.jobs import IdempotencyRecord, Job, JobSchedule
@@ -18,6 +18,7 @@ from parley.models.webhook import Webhook, WebhookDelivery, WebhookDispatchPosit
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "CatalogVersion",
     "ChatSession",
     "EmailVerificationToken",
     "Event",

@@ -3,12 +3,13 @@
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.db.base import Base, IdMixin, TimestampMixin
 from parley.db.search import TrigramIndex
 from parley.db.types import key_string
+from parley.db.versions import OwnerVersions, Watched
 
 
 class Vendor(IdMixin, TimestampMixin, Base):
@@ -53,3 +54,20 @@ class Seller(IdMixin, TimestampMixin, Base):
 # Search reads the case-folded name_key, so names fold like their uniqueness does.
 SELLER_SEARCH = TrigramIndex("sellers", ("name_key", "product", "description", "benefits"))
 SELLER_SEARCH.attach(cast(Table, Seller.__table__))
+
+
+class CatalogVersion(Base):
+    """How many times an owner's sellers have changed: kept by triggers (db/versions.py), read
+    by the seller search cache. No foreign key: a user's deletion cascades to their sellers,
+    whose triggers would write this row again while it is being deleted."""
+
+    __tablename__ = "catalog_versions"
+
+    user_id: Mapped[UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+CATALOG_VERSIONS = OwnerVersions(
+    "catalog_versions", "user_id", (Watched("sellers", cascades_from="chat_sessions"),)
+)
+CATALOG_VERSIONS.attach(Base.metadata)
