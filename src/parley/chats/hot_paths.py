@@ -12,7 +12,7 @@ from uuid import UUID
 import orjson
 
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
-from parley.chats.repository import ChatRows, ChatSessionRepository
+from parley.chats.repository import ONE_STATEMENT_POST, ChatRows, ChatSessionRepository
 from parley.chats.schemas import MessageCreate
 from parley.chats.service import (
     message_position,
@@ -147,7 +147,7 @@ class ChatHotPaths:
             return posted.data
 
         try:
-            posted = await transaction(self.database, post)
+            posted = await transaction(self.database, post, one_statement_on=ONE_STATEMENT_POST)
         except _NotPosted as refused:
             if refused.owner_id is None:
                 async with self.database.sessions() as db:

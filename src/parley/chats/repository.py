@@ -371,6 +371,9 @@ def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> Clause
     return query.order_by(order).limit(bindparam("limit", type_=Integer))
 
 
+# Where a text post is one statement (ChatRows.post_text): its own transaction there.
+ONE_STATEMENT_POST = frozenset({"postgresql"})
+
 # Post a text message: claim the next sequence number and the time (never before the previous
 # message's, decision 062) under the session's row lock, count the message in, insert it, and
 # return the owner with the message's time (none: not owned, or no such session).
