@@ -25,6 +25,9 @@ RECONNECT_DELAY_S = 0.5
 # How often a stream reads the log with no ring: when the bell may miss rings, and when not.
 UNTRUSTED_POLL_S = 1.0
 TRUSTED_POLL_S = 5.0
+# The least time between two publishes: under a steady stream of commits one publish tells a
+# few milliseconds' worth of them (a lone commit is still told at once).
+PUBLISH_INTERVAL_S = 0.005
 
 
 class Doorbell:
@@ -36,8 +39,8 @@ class Doorbell:
         self._rung = asyncio.Event()
         self._redis: Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        # One publisher at a time: rings while it publishes make it publish once more, so a
-        # burst of commits costs two round trips to Redis, not one each.
+        # One publisher at a time: rings while it publishes, or in the pause after, make it
+        # publish once more, so a burst of commits costs two round trips to Redis, not one each.
         self._publisher: asyncio.Task[None] | None = None
         self._publish_wanted = False
 
@@ -82,6 +85,7 @@ class Doorbell:
                         await self._redis.publish(CHANNEL, self._origin)
                 except (RedisError, OSError, TimeoutError):
                     pass  # the other workers' streams poll the log meanwhile
+                await asyncio.sleep(PUBLISH_INTERVAL_S)
         finally:
             self._publisher = None
 
