@@ -166,9 +166,11 @@ def measure_endpoints(runner: Runner, stack: Stack, manifest: Manifest, token: s
             print(f"  skip {endpoint.key}: {problem}", flush=True)
             out[endpoint.key] = {"label": endpoint.label, "skipped": problem}
             continue
+        stack.tidy()
         result = runner.compare(stack, endpoint.parley, endpoint.baseline)
         out[endpoint.key] = {"label": endpoint.label, **result}
         say(endpoint.key, result)
+    stack.tidy()
     out["refresh"] = measure_refresh(runner, stack, manifest)
     return out
 

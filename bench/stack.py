@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import Registry, Server, free_port, pinned, wait_ready
+from bench.seed import vacuum_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 PARLEY = str(Path(sys.executable).parent / "parley")
@@ -74,6 +75,12 @@ class Stack:
     database: str
     workers: int
     cpus: str | None
+    database_url: str
+
+    def tidy(self) -> None:
+        """Between two measurements: the database's own upkeep, on time (seed.vacuum_postgres)."""
+        if self.database == "postgresql":
+            vacuum_postgres(self.database_url)
 
 
 def start_parley(
@@ -157,7 +164,7 @@ def running_stack(
     try:
         wait_ready(parley)
         wait_ready(baseline)
-        yield Stack(parley, baseline, database, workers, cpus)
+        yield Stack(parley, baseline, database, workers, cpus, database_url)
     finally:
         registry.stop(parley.proc)
         registry.stop(baseline.proc)
