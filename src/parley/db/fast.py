@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.util import greenlet_spawn
 
 from parley.db.engine import POOL_TIMEOUT_S, Database
+from parley.db.errors import is_database_unavailable
 from parley.db.writer import WriterThread, WriterTurn
 
 Row = Sequence[Any]
@@ -409,7 +410,11 @@ async def _pooled(database: Database) -> AsyncIterator[Driver]:
     pooled, conn = await _checkout(database)
     try:
         yield conn
-    except BaseException:
+    except BaseException as error:
+        if is_database_unavailable(error):
+            # Likely a connection the server dropped: with no transaction open, the pool's
+            # reset has nothing to roll back and would hand it out again, failing each time.
+            await greenlet_spawn(pooled.invalidate)
         await _release(database, pooled, reset=True)
         raise
     await _release(database, pooled, reset=conn.dialect.name not in _NO_TRANSACTION_LEFT)
