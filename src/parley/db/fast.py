@@ -392,9 +392,10 @@ async def reading(database: Database) -> AsyncIterator[Driver]:
     A lean read is one statement (a second one only tells a 404 from an empty page), so it
     needs no transaction of its own. On PostgreSQL it leaves none open, and the connection goes
     back to the pool without the reset's rollback; MariaDB's driver opens one implicitly, which
-    the reset ends. A connection whose statement failed always goes back through the reset:
-    the pool drops it if that fails too. A SQLite file is read on its inline connection, in
-    this thread (decision 187), with no pool and no transaction left open.
+    the reset ends. A connection whose statement failed always goes back through the reset,
+    and is dropped when the failure says the database went away (or the reset fails too). A
+    SQLite file is read on its inline connection, in this thread (decision 187), with no pool
+    and no transaction left open.
     """
     if database.inline_reads is not None:
         reads = database.inline_reads
