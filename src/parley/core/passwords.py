@@ -18,7 +18,7 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 # The ranked list zxcvbn ships; its head is the "few thousand most common passwords".
 COMMON_PASSWORDS_CONSIDERED = 10_000
-HASHING_NICENESS = 10
+HASHING_NICENESS = 19
 
 T = TypeVar("T")
 
