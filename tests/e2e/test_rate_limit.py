@@ -211,3 +211,25 @@ async def test_workers_spending_leases_never_serve_past_the_budget(
     # Never past the budget; early by at most each worker's unspent lease (2 slots).
     assert 200 - 3 * 2 <= served <= 200
     assert statuses[-1] == 429
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_burst_of_requests_takes_one_lease(app_factory: Callable[..., Any]) -> None:
+    worker_a = await app_factory(
+        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
+    )
+    worker_b = await app_factory(
+        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
+    )
+    peer = random_peer()
+    await clear_of_the_hours_end()
+    async with make_client(worker_a, peer=peer) as a, make_client(worker_b, peer=peer) as b:
+        # Twenty requests at once, none of which finds a lease: one of them takes it, the
+        # rest wait for it rather than each taking a lease of its own.
+        burst = await asyncio.gather(*(a.get("/api/v1/users/me") for _ in range(20)))
+        first_of_b = (await b.get("/api/v1/users/me")).headers["ratelimit-remaining"]
+
+    assert sorted(int(r.headers["ratelimit-remaining"]) for r in burst)[-1] == 299
+    # Worker A took 3 slots from Redis, then 3 more at a time as it spent them: 21 at most.
+    assert int(first_of_b) >= 300 - 21 - 1

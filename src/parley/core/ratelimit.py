@@ -11,6 +11,7 @@ per lease, not per request. Leased slots count as used, so the limit is never ex
 a worker leaves unspent can only refuse a client early, by at most a hundredth per worker.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -83,6 +84,8 @@ class Limiter:
         self._lease_window = -1
         # Per key: the slot ranges [next, last] this worker has leased in the current window.
         self._leases: dict[str, list[list[int]]] = {}
+        # Per key: the lease being taken from Redis, which other requests wait for.
+        self._leasing: dict[str, asyncio.Future[None]] = {}
 
     @property
     def degraded(self) -> bool:
@@ -164,26 +167,41 @@ class Limiter:
         self, storage: Storage, operation: Literal["hit", "test"], key: str, window: int
     ) -> int:
         """The slot this event takes (or would take) in a shared window, spending the worker's
-        lease first and taking a new lease from Redis when it has none left."""
+        lease first and taking a new lease from Redis when it has none left.
+
+        One request at a time takes a key's lease: a burst that finds none waits for it rather
+        than each taking a lease of its own, which would count as used slots nobody spends.
+        """
         if window != self._lease_window:
             self._leases.clear()  # leases of a past window are void
             self._lease_window = window
-        ranges = self._leases.get(key)
-        if ranges:
-            slot = ranges[0][0]
-            if operation == "hit":
-                ranges[0][0] += 1
-                if ranges[0][0] > ranges[0][1]:
-                    del ranges[0]
-            return slot
-        if operation == "test":
-            return await storage.get(key) + 1
-        last = await storage.incr(key, self.window_seconds, amount=self._lease_size)
-        first = last - self._lease_size + 1
-        usable = min(last, self.item.amount)
-        if first < usable and window == self._lease_window:
-            self._leases.setdefault(key, []).append([first + 1, usable])
-        return first
+        while True:
+            ranges = self._leases.get(key)
+            if ranges:
+                slot = ranges[0][0]
+                if operation == "hit":
+                    ranges[0][0] += 1
+                    if ranges[0][0] > ranges[0][1]:
+                        del ranges[0]
+                return slot
+            if operation == "test":
+                return await storage.get(key) + 1
+            leasing = self._leasing.get(key)
+            if leasing is None:
+                break
+            await asyncio.shield(leasing)  # taken or failed: look again either way
+        leasing = asyncio.get_running_loop().create_future()
+        self._leasing[key] = leasing
+        try:
+            last = await storage.incr(key, self.window_seconds, amount=self._lease_size)
+            first = last - self._lease_size + 1
+            usable = min(last, self.item.amount)
+            if first < usable and window == self._lease_window:
+                self._leases.setdefault(key, []).append([first + 1, usable])
+            return first
+        finally:
+            del self._leasing[key]
+            leasing.set_result(None)
 
 
 def request_limiter(settings: Settings) -> Limiter:
