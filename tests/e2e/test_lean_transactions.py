@@ -236,7 +236,7 @@ async def test_a_session_waiting_behind_lean_writes_goes_before_later_ones(
     database: Database = app.state.resources.database
     _writer_thread(database)
     session_id = (await new_session(client, alice, title="Before"))["id"]
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     order: list[str] = []
 
     async def session_write() -> None:
@@ -249,8 +249,10 @@ async def test_a_session_waiting_behind_lean_writes_goes_before_later_ones(
             await db.commit()
         order.append("Session")
 
-    first = asyncio.create_task(_held_in_the_thread(database, session_id, "First", gate, order))
-    await _until(lambda: database.writer is not None and database.writer.locked())
+    first = asyncio.create_task(
+        _held_in_the_thread(database, session_id, "First", gate, order, started)
+    )
+    await _until(started.is_set)  # in its transaction, so it holds the writer turn
     by_session = asyncio.create_task(session_write())
     await asyncio.sleep(0.05)  # the session is in line for the turn
     later = asyncio.create_task(_held_in_the_thread(database, session_id, "Later", gate, order))
@@ -302,3 +304,43 @@ async def test_a_cancelled_lean_write_still_ends_before_the_next_one_begins(
 
     assert order == ["Cancelled", "Next"]
     assert await _title(client, alice, session_id) == "Next"
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_writes_committed_together_undo_only_the_refused_one(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    database: Database = app.state.resources.database
+    _writer_thread(database)
+    held_id, kept_id, refused_id, also_kept_id = [
+        (await new_session(client, alice, title="Before"))["id"] for _ in range(4)
+    ]
+    gate, started = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    async def rename_then_refuse(conn: Driver) -> None:
+        await _rename(conn, refused_id, "Refused")
+        raise _Refused
+
+    async def rename(session_id: str, title: str) -> None:
+        await transaction(database, lambda conn: _rename(conn, session_id, title))
+
+    # The writer thread is held, so the next three queue and commit as one group.
+    held = asyncio.create_task(_held_in_the_thread(database, held_id, "Held", gate, order, started))
+    await _until(started.is_set)
+    kept = asyncio.create_task(rename(kept_id, "Kept"))
+    refused = asyncio.create_task(transaction(database, rename_then_refuse))
+    also_kept = asyncio.create_task(rename(also_kept_id, "Also kept"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(held, kept, also_kept)
+    with pytest.raises(_Refused):
+        await refused
+
+    assert await _title(client, alice, held_id) == "Held"
+    assert await _title(client, alice, kept_id) == "Kept"
+    assert await _title(client, alice, refused_id) == "Before"
+    assert await _title(client, alice, also_kept_id) == "Also kept"

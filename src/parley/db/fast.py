@@ -356,20 +356,8 @@ async def _in_writer_thread(
 ) -> T:
     dialect = database.engine.dialect
 
-    def run() -> T:
-        connection = thread.connection()
-        try:
-            connection.execute(SqliteDriver.BEGIN_WRITE)
-            result = _to_the_end(work(InlineSqliteDriver(connection, dialect)))
-            connection.execute("COMMIT")
-        except BaseException:
-            try:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-            except BaseException:
-                thread.discard()  # its state unknown: the next transaction opens another
-            raise
-        return result
+    def run(connection: sqlite3.Connection) -> T:
+        return _to_the_end(work(InlineSqliteDriver(connection, dialect)))
 
     return await writer.run(thread, run)
 

@@ -3,9 +3,10 @@ writer thread that runs the lean path's write transactions whole (decisions 009,
 
 import asyncio
 import contextvars
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -25,20 +26,55 @@ def set_pragmas(connection: Any) -> None:
     cursor.close()
 
 
+# The most transactions one commit carries: enough to share a busy moment's pages, few enough
+# that the first of them is not kept long.
+GROUP_LIMIT = 32
+
+Work = Callable[[sqlite3.Connection], T]
+
+
+class _Member:
+    """One queued transaction: its work, and where its outcome goes."""
+
+    __slots__ = ("context", "future", "loop", "work")
+
+    def __init__(self, work: Work[Any], future: "asyncio.Future[Any]") -> None:
+        self.work = work
+        self.future = future
+        self.loop = future.get_loop()
+        self.context = contextvars.copy_context()  # the caller's log fields
+
+    def settle(self, error: BaseException | None, value: Any = None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, error, value)
+
+
+def _settle(future: "asyncio.Future[Any]", error: BaseException | None, value: Any) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
 class WriterThread:
     """A SQLite file's connection for the lean path's write transactions, and its own thread.
 
     A write transaction is a handful of statements of tens of microseconds each; sent one by
     one to a driver thread, each costs two GIL hand-overs and a wake-up of the loop. Here a
-    whole transaction (BEGIN IMMEDIATE to COMMIT) is one call to this thread, and the calls
-    queue in order. Waiting for another process's write lock blocks this thread, never the
-    loop.
+    whole transaction is one call to this thread, and the calls queue in order (decision 189).
+    Those that queued while the thread was busy commit together (decision 193): one BEGIN
+    IMMEDIATE, each in a savepoint of its own, so a refused one undoes only itself, and one
+    COMMIT, whose page writes to the WAL were most of a text post's cost. Each caller hears of
+    its transaction once that COMMIT is done. Waiting for another process's write lock blocks
+    this thread, never the loop.
     """
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None  # started on first use, as the pool
+        self._queue: queue.SimpleQueue[_Member | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None  # started on first use, as the pool
 
     def connection(self) -> sqlite3.Connection:
         """The connection, opened on first use (call it on this thread)."""
@@ -59,19 +95,77 @@ class WriterThread:
             connection, self._connection = self._connection, None
             connection.close()
 
-    def submit(self, call: Callable[[], T]) -> "asyncio.Future[T]":
-        """`call()` queued for this thread, with the caller's context variables (log fields)."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        context = contextvars.copy_context()
-        return asyncio.get_running_loop().run_in_executor(self._executor, context.run, call)
+    def submit(self, work: Work[T]) -> "asyncio.Future[T]":
+        """`work(connection)` queued for this thread as one transaction."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve, name="sqlite-writer", daemon=True
+            )
+            self._thread.start()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Member(work, future))
+        return future
 
     async def close(self) -> None:
         """Close the connection and stop the thread; a later `submit` starts both again."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, self.discard)
-            executor.shutdown(wait=True)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(thread.join)
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self.discard()
+                return
+            group = [first]
+            while len(group) < GROUP_LIMIT:
+                try:
+                    member = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if member is None:
+                    self._queue.put(None)  # close once this group is done
+                    break
+                group.append(member)
+            self._commit(group)
+
+    def _commit(self, group: list[_Member]) -> None:
+        refusals: dict[int, Exception] = {}  # members whose work refused: only they undone
+        values: list[Any] = []
+        try:
+            connection = self.connection()
+            connection.execute("BEGIN IMMEDIATE")
+            for index, member in enumerate(group):
+                connection.execute("SAVEPOINT member")
+                try:
+                    values.append(member.context.run(member.work, connection))
+                except Exception as refusal:
+                    if not connection.in_transaction:
+                        raise  # SQLite rolled the whole transaction back: the group failed
+                    connection.execute("ROLLBACK TO member")
+                    values.append(None)
+                    refusals[index] = refusal
+                connection.execute("RELEASE member")
+            connection.execute("COMMIT")
+        except BaseException as error:
+            self._abandon()
+            for index, member in enumerate(group):
+                member.settle(refusals.get(index, error))
+            if not isinstance(error, Exception):
+                raise
+            return
+        for index, member in enumerate(group):
+            member.settle(refusals.get(index), values[index])
+
+    def _abandon(self) -> None:
+        connection = self._connection
+        try:
+            if connection is not None and connection.in_transaction:
+                connection.execute("ROLLBACK")
+        except BaseException:
+            self.discard()  # its state unknown: the next group opens another
 
 
 class _Run:
@@ -121,8 +215,8 @@ class WriterTurn:
     ) -> None:
         self.release()
 
-    async def run(self, thread: WriterThread, call: Callable[[], T]) -> T:
-        """`call()` on the writer thread, under the turn."""
+    async def run(self, thread: WriterThread, work: Work[T]) -> T:
+        """`work(connection)` as a transaction on the writer thread, under the turn."""
         run = self._run
         if run is None or (run.turn.done() and self._sessions_waiting):
             run = self._run = _Run(asyncio.ensure_future(self._lock.acquire()))
@@ -132,7 +226,7 @@ class WriterTurn:
         except BaseException:
             self._leave(run)
             raise
-        done = thread.submit(call)
+        done = thread.submit(work)
 
         def ended(_: "asyncio.Future[T]") -> None:
             self._leave(run)
