@@ -45,19 +45,9 @@ class CatalogHotPaths:
         """The viewer's sellers across chat sessions (an admin's: everyone's)."""
         scope = list_scope("sellers", viewer.id, q)
         after = self._seller_after(cursor, scope)
-        async with reading(self.database) as conn:
-            catalog = CatalogRows(conn, conn.dialect)
-            version = await self._search_version(catalog, viewer, q)
-            key = (scope, limit, cursor)
-            if version is not None and (page := self.searches.get(key, version)) is not None:
-                return page
-            rows = await catalog.seller_page(
-                viewer, chat_session_id=None, q=q, limit=limit, after=after
-            )
-        page = self._seller_page(conn, rows, limit, scope, searched=bool(q))
-        if version is not None:
-            self.searches.put(key, version, page)
-        return page
+        return await self._seller_search(
+            (scope, limit, cursor), viewer, None, q=q, limit=limit, after=after, scope=scope
+        )
 
     async def list_session_sellers(
         self, chat_session_id: UUID, *, viewer: User, q: str | None, limit: int, cursor: str | None
@@ -66,18 +56,38 @@ class CatalogHotPaths:
         # `q` ranks the sellers, so a cursor holds only within the same search.
         scope = list_scope("session-sellers", chat_session_id, q)
         after = self._seller_after(cursor, scope)
+        key = (scope, viewer.id, limit, cursor)  # kept only for a viewer who may read it
+        return await self._seller_search(
+            key, viewer, chat_session_id, q=q, limit=limit, after=after, scope=scope
+        )
+
+    async def _seller_search(
+        self,
+        key: tuple[Any, ...],
+        viewer: User,
+        chat_session_id: UUID | None,
+        *,
+        q: str | None,
+        limit: int,
+        after: SellerPosition | None,
+        scope: str,
+    ) -> bytes:
+        """A page of sellers (of one chat session, or all the viewer's), kept under `key` at
+        the viewer's catalogue version when it is a search."""
         async with reading(self.database) as conn:
             catalog = CatalogRows(conn, conn.dialect)
             version = await self._search_version(catalog, viewer, q)
-            key = (scope, viewer.id, limit, cursor)  # kept only for a viewer who may read it
             if version is not None and (page := self.searches.get(key, version)) is not None:
                 return page
             rows = await catalog.seller_page(
                 viewer, chat_session_id=chat_session_id, q=q, limit=limit, after=after
             )
             # The visibility test is in the page's statement: only an empty page needs asking.
-            visible = ChatRows(conn, conn.dialect).is_visible
-            if not rows and not await visible(chat_session_id, viewer):
+            if (
+                chat_session_id is not None
+                and not rows
+                and not await ChatRows(conn, conn.dialect).is_visible(chat_session_id, viewer)
+            ):
                 raise ChatSessionNotFound
         page = self._seller_page(conn, rows, limit, scope, searched=bool(q))
         if version is not None:
