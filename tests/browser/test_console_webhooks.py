@@ -51,8 +51,10 @@ def receiver() -> Iterator[Receiver]:
 
 def create_webhook(page: Page, url: str) -> str:
     page.get_by_role("link", name="Webhooks").click()
+    adding = page.get_by_text("Add a webhook")
+    expect(adding).to_be_visible()  # the page is drawn: the form's state is settled
     if not page.get_by_label("URL").is_visible():
-        page.get_by_text("Add a webhook").click()
+        adding.click()
     page.get_by_label("URL").fill(url)
     page.get_by_label("Description (optional)").fill("Orders to the warehouse")
     page.get_by_role("button", name="Create webhook").click()

@@ -164,18 +164,25 @@ async def clear_of_the_hours_end() -> None:
         await asyncio.sleep(left + 0.1)
 
 
+async def workers_sharing_redis(
+    app_factory: Callable[..., Any], count: int, rate_limit_max: int
+) -> list[Any]:
+    """`count` apps as a deployment's workers: one budget an hour, shared through Redis."""
+    return [
+        await app_factory(
+            redis_url=SHARED_REDIS_URL, rate_limit_max=rate_limit_max, rate_limit_window="1h"
+        )
+        for _ in range(count)
+    ]
+
+
 @pytest.mark.redis
 @pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
 async def test_a_shared_budget_is_spent_in_leases_that_count_as_used(
     app_factory: Callable[..., Any],
 ) -> None:
     # 300 an hour: each worker takes 3 slots from Redis at a time (decision 185).
-    worker_a = await app_factory(
-        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
-    )
-    worker_b = await app_factory(
-        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
-    )
+    worker_a, worker_b = await workers_sharing_redis(app_factory, 2, 300)
     peer = random_peer()
     await clear_of_the_hours_end()
     async with make_client(worker_a, peer=peer) as a, make_client(worker_b, peer=peer) as b:
@@ -194,10 +201,7 @@ async def test_a_shared_budget_is_spent_in_leases_that_count_as_used(
 async def test_workers_spending_leases_never_serve_past_the_budget(
     app_factory: Callable[..., Any],
 ) -> None:
-    workers = [
-        await app_factory(redis_url=SHARED_REDIS_URL, rate_limit_max=200, rate_limit_window="1h")
-        for _ in range(3)
-    ]
+    workers = await workers_sharing_redis(app_factory, 3, 200)
     peer = random_peer()
     await clear_of_the_hours_end()
     async with (
@@ -216,12 +220,7 @@ async def test_workers_spending_leases_never_serve_past_the_budget(
 @pytest.mark.redis
 @pytest.mark.skipif(not redis_reachable(), reason="needs Redis on 127.0.0.1:6379")
 async def test_a_burst_of_requests_takes_one_lease(app_factory: Callable[..., Any]) -> None:
-    worker_a = await app_factory(
-        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
-    )
-    worker_b = await app_factory(
-        redis_url=SHARED_REDIS_URL, rate_limit_max=300, rate_limit_window="1h"
-    )
+    worker_a, worker_b = await workers_sharing_redis(app_factory, 2, 300)
     peer = random_peer()
     await clear_of_the_hours_end()
     async with make_client(worker_a, peer=peer) as a, make_client(worker_b, peer=peer) as b:
