@@ -2,11 +2,13 @@
 
 import contextlib
 import sys
+from typing import Any
 
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.server import Server
 
 from parley.core.config import Settings
+from parley.server.listening import SocketPerWorker, spreads_connections
 from parley.server.protocol import EdgeConfig, EdgeLimits
 from parley.server.supervisor import DrainingMultiprocess
 
@@ -33,7 +35,12 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
         timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
     )
     if workers > 1:
-        DrainingMultiprocess(config, sockets=[config.bind_socket()]).run()
+        listening: Any = config.bind_socket()  # exits, saying why, if the port is taken
+        if spreads_connections():
+            family, address = listening.family, listening.getsockname()
+            listening.close()
+            listening = SocketPerWorker(family, address)
+        DrainingMultiprocess(config, sockets=[listening]).run()
         return
     config.load_app()
     server = Server(config=config)
