@@ -98,9 +98,7 @@ class WriterThread:
     def submit(self, work: Work[T]) -> "asyncio.Future[T]":
         """`work(connection)` queued for this thread as one transaction."""
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._serve, name="sqlite-writer", daemon=True
-            )
+            self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
             self._thread.start()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put(_Member(work, future))
