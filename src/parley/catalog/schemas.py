@@ -11,6 +11,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from parley.chats.schemas import VendorRead as VendorRead  # defined with the chat session
 from parley.core.schemas import (
     InputModel,
     NoNul,
@@ -38,15 +39,6 @@ def _not_null(value: object) -> object:
     if value is None:
         raise ValueError("cannot be null")
     return value
-
-
-class VendorRead(ReadModel):
-    id: UUID
-    session_id: SessionId
-    name: str
-    phone_number: str
-    created_at: datetime
-    updated_at: datetime
 
 
 class VendorCreate(InputModel):

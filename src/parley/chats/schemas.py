@@ -6,7 +6,6 @@ from uuid import UUID
 
 from pydantic import AliasChoices, Field, field_validator
 
-from parley.catalog.schemas import VendorRead
 from parley.core.schemas import (
     InputModel,
     NoNul,
@@ -25,6 +24,17 @@ Caption = Annotated[str, trimmed(0, 4096), NoNul, NoNulText]
 
 # The models call it chat_session_id; the contract calls it session_id.
 SessionId = Annotated[UUID, Field(validation_alias=AliasChoices("chat_session_id", "session_id"))]
+
+
+# A chat session's vendor: here, beside the chat session that embeds it, so that the catalog
+# (which builds on chat sessions) is the only one of the two importing the other.
+class VendorRead(ReadModel):
+    id: UUID
+    session_id: SessionId
+    name: str
+    phone_number: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class ChatSessionCreate(InputModel):
