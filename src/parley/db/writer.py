@@ -2,6 +2,7 @@
 writer thread that runs the lean path's write transactions whole (decisions 009, 189)."""
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import sqlite3
@@ -45,7 +46,9 @@ class _Member:
         self.context = contextvars.copy_context()  # the caller's log fields
 
     def settle(self, error: BaseException | None, value: Any = None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, error, value)
+        # A closed loop has nobody waiting; the thread must go on serving the others.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(_settle, self.future, error, value)
 
 
 def _settle(future: "asyncio.Future[Any]", error: BaseException | None, value: Any) -> None:
@@ -151,8 +154,6 @@ class WriterThread:
             self._abandon()
             for index, member in enumerate(group):
                 member.settle(refusals.get(index, error))
-            if not isinstance(error, Exception):
-                raise
             return
         for index, member in enumerate(group):
             member.settle(refusals.get(index), values[index])
