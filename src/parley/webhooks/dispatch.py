@@ -19,6 +19,7 @@ import structlog
 from parley.core.clock import utcnow
 from parley.core.ids import new_id
 from parley.db.engine import Database, create_sibling
+from parley.db.errors import is_database_unavailable
 from parley.db.uow import UnitOfWork
 from parley.events.types import format_id
 from parley.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
@@ -38,6 +39,8 @@ STOP_GRACE_S = 10.0
 # A run starts at most this often: the commits of a busy moment share one run (its reads cost
 # about as much as a post), for at most this much more delay before a delivery is queued.
 MIN_RUN_INTERVAL_S = 0.1
+# A batch that lost a deadlock to concurrent writers (MariaDB) is tried again up to this often.
+CONFLICT_RETRIES = 3
 
 
 def event_body(event: DispatchedEvent) -> str:
@@ -64,6 +67,7 @@ def matches(webhook: Webhook, event: DispatchedEvent) -> bool:
 async def dispatch_events(database: Database, *, batch: int = BATCH) -> int:
     """Dispatch every event committed so far; return how many deliveries were made."""
     made = 0
+    retries = 0
     while True:
         async with database.sessions() as db, UnitOfWork(db):
             # Reads first: with no active webhook or nothing new, no write is begun at all.
@@ -73,7 +77,16 @@ async def dispatch_events(database: Database, *, batch: int = BATCH) -> int:
             newest = await DispatchRepository(db).newest_event_id()
         if newest <= position:
             return made
-        made_now, more = await _dispatch_batch(database, upto=newest, batch=batch)
+        try:
+            made_now, more = await _dispatch_batch(database, upto=newest, batch=batch)
+        except Exception as error:
+            # The database asks for the transaction again (a deadlock); a lasting outage is
+            # left to the caller after a few tries.
+            retries += 1
+            if retries > CONFLICT_RETRIES or not is_database_unavailable(error):
+                raise
+            await asyncio.sleep(0.01 * retries)
+            continue
         made += made_now
         if not more:
             return made
