@@ -3,7 +3,6 @@ each post is a 201 whose message is kept, or a 503 with Retry-After and nothing 
 when posts that queued together commit together (decision 193)."""
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,33 +13,21 @@ from parley.db.base import Base
 from parley.db.engine import create_database
 from tests.conftest import make_client, sign_up
 from tests.e2e.chat_helpers import API, collect, new_session
-from tests.faults.test_media_disk import _mount, assert_unavailable, fill
+from tests.support.disks import assert_unavailable, fill, small_tmpfs
 
 DISK_SIZE = "4m"
-
-
-def _unmount(disk: Path) -> None:
-    subprocess.run(["umount", "-l", str(disk)], check=False, capture_output=True, timeout=30)
 
 
 @pytest.fixture
 async def database_on_a_small_disk(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """A SQLite file with the tables, alone on a tmpfs of its own, unmounted afterwards."""
-    disk = tmp_path / "database"
-    disk.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(disk))
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here (root is needed): {exc}")
-    url = f"sqlite:///{disk / 'parley.db'}"
-    try:
+    with small_tmpfs(tmp_path / "database", DISK_SIZE) as disk:
+        url = f"sqlite:///{disk / 'parley.db'}"
         database = create_database(url)
         async with database.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
         await database.dispose()
         yield url, disk
-    finally:
-        _unmount(disk)
 
 
 async def test_posts_on_a_full_database_disk_are_kept_or_refused_never_lost(

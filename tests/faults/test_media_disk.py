@@ -3,11 +3,9 @@ directory the server may not write (a real `parley serve` without root's pass th
 permissions). Each upload is a 503 with Retry-After, logged once without a traceback, with
 nothing half-written on disk and nothing changed in the database; reads go on working."""
 
-import errno
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from fastapi import FastAPI
 
 from tests.conftest import Account, make_client, sign_up
 from tests.e2e.chat_helpers import API, PNG, collect, new_session, upload
+from tests.support.disks import assert_unavailable, fill, mount, small_tmpfs
 from tests.support.parley_server import running_parley
 
 # Bigger than anything a full 1 MiB disk has left, small enough to send at once.
@@ -26,38 +25,11 @@ TMPFS_SIZE = "1m"
 UNPRIVILEGED = "nobody"
 
 
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs of the test's own, unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    disk = tmp_path / "media"
-    disk.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(disk))
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    try:
+    with small_tmpfs(tmp_path / "media", TMPFS_SIZE) as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=False, capture_output=True, timeout=30)
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the disk is full; return it (removing it frees the space)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(b"\x00" * 65536)
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
-    return filler
 
 
 def tree(root: Path) -> set[str]:
@@ -67,14 +39,6 @@ def tree(root: Path) -> set[str]:
 
 def log_events(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    body = response.json()
-    assert body["status"] == "error"
-    assert body["error"]["code"] == "unavailable"
-    assert int(response.headers["retry-after"]) >= 1
 
 
 def assert_logged_once_without_traceback(events: list[dict[str, Any]]) -> None:
@@ -151,7 +115,7 @@ async def test_a_read_only_media_disk_is_503_and_changes_nothing(
     application = await disk_app(app_factory, small_disk)
     async with make_client(application) as http:
         chat, kept = await open_chat(http)
-        _mount("-o", "remount,ro", str(small_disk))
+        mount("-o", "remount,ro", str(small_disk))
         on_disk, before = tree(small_disk), await chat.snapshot()
         capsys.readouterr()
 
@@ -163,7 +127,7 @@ async def test_a_read_only_media_disk_is_503_and_changes_nothing(
         assert await chat.snapshot() == before
         assert (await chat.download(kept)).content == PNG
 
-        _mount("-o", "remount,rw", str(small_disk))
+        mount("-o", "remount,rw", str(small_disk))
         again = await upload(http, chat.owner, chat.id, PNG, filename="new.png")
         assert again.status_code == 201, again.text
 
