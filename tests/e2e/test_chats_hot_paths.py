@@ -326,3 +326,96 @@ async def test_concurrent_posts_by_the_lean_path_keep_order_and_counters(
     read = (await client.get(f"{API}/sessions/{sid}", headers=owner.headers)).json()["data"]
     assert read["message_count"] == len(sent)
     assert read["last_message_at"] == times[-1]
+
+
+# PostgreSQL: text posts that queue together go together (decision 195)
+
+
+async def test_text_posts_that_queue_together_are_answered_each_as_if_alone(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account, dialect: str
+) -> None:
+    if dialect != "postgresql":
+        pytest.skip("text posts go to the database in groups on PostgreSQL only")
+    untitled = (await new_session(client, alice, title=None))["id"]
+    titled = (await new_session(client, alice, title="Shop"))["id"]
+    bobs = (await new_session(client, bob))["id"]
+    await _warm(client, alice)
+    await _warm(client, bob)
+    posts = [
+        *((alice, untitled, f"u{n}") for n in range(6)),
+        *((alice, titled, f"t{n}") for n in range(4)),
+        *((bob, bobs, f"b{n}") for n in range(3)),
+        (bob, untitled, "not bob's"),
+        (alice, MISSING, "no such session"),
+    ]
+    with statements_sent(app) as sent:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{API}/sessions/{sid}/messages", json={"content": c}, headers=who.headers
+                )
+                for who, sid, c in posts
+            )
+        )
+    assert len(sent.lean) < len(posts), sent.lean  # some went together
+    assert [r.status_code for r in responses] == [201] * 13 + [404, 404]
+    assert_error(responses[-1], 404, "not_found")
+    for who, sid, count in ((alice, untitled, 6), (alice, titled, 4), (bob, bobs, 3)):
+        session = (await client.get(f"{API}/sessions/{sid}", headers=who.headers)).json()["data"]
+        page = await client.get(
+            f"{API}/sessions/{sid}/messages", params={"limit": 100}, headers=who.headers
+        )
+        items = page.json()["data"]["items"]
+        assert len(items) == count == session["message_count"]
+        assert session["last_message_at"] == items[-1]["created_at"]
+        created = [datetime.fromisoformat(m["created_at"]) for m in items]
+        assert created == sorted(created)
+        posted = {r.json()["data"]["id"]: r.json()["data"] for r in responses[:13]}
+        assert items == [posted[m["id"]] for m in items]  # each answer is its message
+        # Each message's event, in the messages' order, with the message as its data.
+        feed = await client.get(
+            f"{API}/events",
+            params={"session_id": sid, "types": "message.created", "limit": 100},
+            headers=who.headers,
+        )
+        assert [e["data"] for e in feed.json()["data"]["items"]] == items
+    named = (await client.get(f"{API}/sessions/{untitled}", headers=alice.headers)).json()
+    first = (
+        await client.get(
+            f"{API}/sessions/{untitled}/messages", params={"limit": 1}, headers=alice.headers
+        )
+    ).json()["data"]["items"][0]
+    assert named["data"]["title"] == first["content"]  # the first message names the session
+
+
+async def test_a_post_the_database_refuses_fails_alone_not_its_group(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, dialect: str
+) -> None:
+    if dialect != "postgresql":
+        pytest.skip("text posts go to the database in groups on PostgreSQL only")
+    sid = (await new_session(client, alice))["id"]
+    await _warm(client, alice)
+    engine = app.state.resources.database.engine
+    # A rule of the database's own that the API does not know of: one value it refuses.
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "ALTER TABLE messages ADD CONSTRAINT test_refused CHECK (content <> 'refused')"
+        )
+    try:
+        contents = ["kept 1", "kept 2", "refused", "kept 3", "kept 4"]
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{API}/sessions/{sid}/messages", json={"content": c}, headers=alice.headers
+                )
+                for c in contents
+            )
+        )
+    finally:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("ALTER TABLE messages DROP CONSTRAINT test_refused")
+    codes = dict(zip(contents, (r.status_code for r in responses), strict=True))
+    assert codes.pop("refused") >= 500
+    assert set(codes.values()) == {201}
+    page = await client.get(f"{API}/sessions/{sid}/messages", headers=alice.headers)
+    assert sorted(m["content"] for m in page.json()["data"]["items"]) == sorted(codes)

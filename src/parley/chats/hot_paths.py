@@ -6,13 +6,20 @@ transaction of the unit of work; rows go straight to JSON, with no ORM objects a
 validation of what the database already constrains.
 """
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 import orjson
 
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
-from parley.chats.repository import ONE_STATEMENT_POST, ChatRows, ChatSessionRepository
+from parley.chats.repository import (
+    GROUPED_POSTS,
+    ChatRows,
+    ChatSessionRepository,
+    PostedText,
+    TextPost,
+)
 from parley.chats.schemas import MessageCreate
 from parley.chats.service import (
     message_position,
@@ -25,18 +32,64 @@ from parley.core.clock import utcnow
 from parley.core.cursors import CursorCodec, list_scope
 from parley.core.ids import new_id
 from parley.db.engine import Database
-from parley.db.fast import Driver, Row, envelope, reading, transaction
+from parley.db.errors import is_database_unavailable
+from parley.db.fast import Driver, Row, autocommit, envelope, reading, transaction
+from parley.db.grouping import Group
 from parley.events import outbox
 from parley.media.schemas import MEDIA_PATH
 from parley.models.user import Role, User
 
+# Text posts queued in one worker while a group is in flight go in the next one (decision 195).
+POST_GROUP_LIMIT = 64
+
 
 class _NotPosted(Exception):
-    """The post matched no session its author may write to (`owner_id`: whose it is, if
-    the statement could tell)."""
+    """The post matched no session its author may write to: what the claim did is undone."""
 
-    def __init__(self, owner_id: object) -> None:
-        self.owner_id = owner_id
+
+async def _post_alone(database: Database, post: TextPost) -> PostedText:
+    """One text post in a transaction of its own (SQLite, MariaDB)."""
+
+    async def work(conn: Driver) -> PostedText:
+        posted = await ChatRows(conn, conn.dialect).post_text(post, utcnow())
+        if posted.data is None:
+            raise _NotPosted  # rolls back what the claim did
+        return posted
+
+    try:
+        return await transaction(database, work)
+    except _NotPosted:
+        return PostedText(data=None, owner_id=None)
+
+
+def _text_posts(database: Database) -> Group[TextPost, PostedText]:
+    """This process's groups of text posts to the database (PostgreSQL)."""
+    group: Group[TextPost, PostedText] | None = database.groups.get("chats.text_posts")
+    if group is None:
+        group = Group(partial(_post_together, database), limit=POST_GROUP_LIMIT)
+        database.groups["chats.text_posts"] = group
+    return group
+
+
+async def _post_together(
+    database: Database, posts: list[TextPost]
+) -> list[PostedText | BaseException]:
+    """Posts that queued together, in one statement that is its own transaction."""
+    try:
+        async with autocommit(database) as conn:
+            posted = await ChatRows(conn, conn.dialect).post_texts(posts, utcnow())
+        return list[PostedText | BaseException](posted)
+    except Exception as error:
+        if len(posts) == 1 or is_database_unavailable(error):
+            raise
+    # A value one post carries failed the whole group: each alone, so only its own fails.
+    results: list[PostedText | BaseException] = []
+    for post in posts:
+        try:
+            results.extend(await _post_together(database, [post]))
+        except Exception as error:
+            results.append(error)
+    return results
 
 
 class ChatHotPaths:
@@ -126,36 +179,28 @@ class ChatHotPaths:
             )[:-1].decode()
             + ',"created_at":"'
         )
-
-        def render(created_at: str | None) -> str:
-            return head if created_at is None else f'{head}{created_at}"}}'
-
-        async def post(conn: Driver) -> str:
-            posted = await ChatRows(conn, conn.dialect).post_text(
-                message_id,
-                chat_session_id,
-                author.id,
-                now=utcnow(),
-                title=title_from(data.content),
-                sender=sender,
-                content=data.content,
-                phone_number=data.phone_number,
-                render=render,
-            )
-            if posted.data is None:
-                raise _NotPosted(posted.owner_id)  # rolls back what the claim did
-            return posted.data
-
-        try:
-            posted = await transaction(self.database, post, one_statement_on=ONE_STATEMENT_POST)
-        except _NotPosted as refused:
-            if refused.owner_id is None:
+        post = TextPost(
+            message_id=message_id,
+            chat_session_id=chat_session_id,
+            author_id=author.id,
+            title=title_from(data.content),
+            sender=sender,
+            content=data.content,
+            phone_number=data.phone_number,
+            head=head,
+        )
+        if self.database.dialect in GROUPED_POSTS:
+            posted = await _text_posts(self.database).submit(post)
+        else:
+            posted = await _post_alone(self.database, post)
+        if posted.data is None:
+            if posted.owner_id is None:
                 async with self.database.sessions() as db:
                     await refuse_write(ChatSessionRepository(db), chat_session_id, author)
             refusal = NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
-            raise refusal from None
+            raise refusal
         outbox.ring_engine(self.database.engine)
-        return envelope("Message posted", orjson.Fragment(posted))
+        return envelope("Message posted", orjson.Fragment(posted.data))
 
 
 def _session(conn: Driver, row: Row) -> dict[str, Any]:

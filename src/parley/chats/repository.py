@@ -371,52 +371,70 @@ def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> Clause
     return query.order_by(order).limit(bindparam("limit", type_=Integer))
 
 
-# Where a text post is one statement (ChatRows.post_text): its own transaction there.
-ONE_STATEMENT_POST = frozenset({"postgresql"})
+# Where text posts go to the database in groups (ChatRows.post_texts).
+GROUPED_POSTS = frozenset({"postgresql"})
 
-# Post a text message: claim the next sequence number and the time (never before the previous
-# message's, decision 062) under the session's row lock, count the message in, insert it, and
-# return the owner with the message's time (none: not owned, or no such session).
+# PostgreSQL: text posts that queued together (decision 195) in one statement, which is its own
+# transaction. Per session, in the posts' order: claim the next sequence numbers and the time
+# (never before the previous message's, decision 062) under the session's row lock (sessions
+# locked in id order, so two groups cannot deadlock), count the messages in, insert them, and
+# answer each post with its session's owner and its message (none: not owned, or no session).
 _POST_POSTGRESQL = """
-WITH locked AS (
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS UUID[]), CAST(:sids AS UUID[]), CAST(:authors AS UUID[]),
+        CAST(:senders AS VARCHAR[]), CAST(:contents AS TEXT[]), CAST(:phones AS VARCHAR[]),
+        CAST(:titles AS VARCHAR[]), CAST(:heads AS TEXT[])
+    ) WITH ORDINALITY AS posts (id, sid, author, sender, content, phone, title, head, n)
+), locked AS (
     SELECT id, user_id, last_message_seq, last_message_at
-    FROM chat_sessions WHERE id = CAST(:sid AS UUID) FOR UPDATE
-), claim AS (
-    SELECT id, last_message_seq + 1 AS seq,
-           GREATEST(CAST(:now AS TIMESTAMPTZ), last_message_at) AS at
-    FROM locked WHERE user_id = CAST(:author AS UUID)
+    FROM chat_sessions WHERE id IN (SELECT sid FROM input) ORDER BY id FOR UPDATE
+), claims AS (
+    SELECT input.*,
+           locked.last_message_seq
+               + row_number() OVER (PARTITION BY input.sid ORDER BY input.n) AS seq,
+           GREATEST(CAST(:now AS TIMESTAMPTZ), locked.last_message_at) AS at
+    FROM input JOIN locked ON locked.id = input.sid AND locked.user_id = input.author
 ), counted AS (
     UPDATE chat_sessions AS s
-    SET last_message_seq = claim.seq, message_count = s.message_count + 1,
-        last_message_at = claim.at, activity_at = claim.at, updated_at = claim.at,
-        title = CASE WHEN s.title_is_default THEN CAST(:title AS VARCHAR) ELSE s.title END,
+    SET last_message_seq = c.seq, message_count = s.message_count + c.posts,
+        last_message_at = c.at, activity_at = c.at, updated_at = c.at,
+        title = CASE WHEN s.title_is_default THEN c.title ELSE s.title END,
         title_is_default = false
-    FROM claim WHERE s.id = claim.id
-    RETURNING claim.seq, claim.at
+    FROM (
+        SELECT sid, max(seq) AS seq, count(*) AS posts, max(at) AS at,
+               (array_agg(title ORDER BY n))[1] AS title
+        FROM claims GROUP BY sid
+    ) AS c
+    WHERE s.id = c.sid
 ), posted AS (
     INSERT INTO messages (id, chat_session_id, seq, sender, kind, content, phone_number, created_at)
-    SELECT CAST(:id AS UUID), CAST(:sid AS UUID), seq, CAST(:sender AS VARCHAR), 'text',
-           CAST(:content AS TEXT), CAST(:phone AS VARCHAR), at
-    FROM counted
-    RETURNING created_at
+    SELECT id, sid, seq, sender, 'text', content, phone, at FROM claims ORDER BY n
+    RETURNING id, created_at
 ), rendered AS (
-    -- The message the hot path rendered, finished with the time only this statement knows
-    -- (in _json_time's form: microseconds only when there are any): the response and the event.
-    SELECT CAST(:event_head AS TEXT)
-           || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-           || CASE WHEN to_char(created_at, 'US') = '000000' THEN ''
-                   ELSE '.' || to_char(created_at, 'US') END
+    -- Each message as the hot path rendered it, finished with the time only this statement
+    -- knows (in _json_time's form: microseconds only when there are any).
+    SELECT claims.n, claims.sid, claims.author,
+           claims.head
+           || to_char(posted.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN to_char(posted.created_at, 'US') = '000000' THEN ''
+                   ELSE '.' || to_char(posted.created_at, 'US') END
            || 'Z"}' AS data
-    FROM posted
+    FROM posted JOIN claims ON claims.id = posted.id
 ), logged AS (
-    -- The event, last: the event writers' lock, then the row (decision 111).
+    -- The events, last and in the posts' order: the event writers' lock, then the rows
+    -- (decision 111).
     INSERT INTO events (type, created_at, session_id, user_id, data)
-    SELECT 'message.created', CAST(:now AS TIMESTAMPTZ), CAST(:sid AS UUID),
-           CAST(:author AS UUID), rendered.data
+    SELECT 'message.created', CAST(:now AS TIMESTAMPTZ), rendered.sid, rendered.author,
+           rendered.data
     FROM rendered CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:event_lock)) AS turn
-    RETURNING data
+    ORDER BY rendered.n
 )
-SELECT locked.user_id, logged.data FROM locked LEFT JOIN logged ON true
+SELECT locked.user_id, rendered.data
+FROM input
+LEFT JOIN locked ON locked.id = input.sid
+LEFT JOIN rendered ON rendered.n = input.n
+ORDER BY input.n
 """
 # SQLite: the whole transaction holds the write lock (BEGIN IMMEDIATE in the writer turn), and
 # SET reads the row as it was, so each time is max(now, the previous message's).
@@ -455,6 +473,23 @@ FROM chat_sessions FORCE INDEX (PRIMARY)
 WHERE id = :sid AND user_id = :author
 RETURNING created_at
 """
+
+
+@dataclass(frozen=True, slots=True)
+class TextPost:
+    """A text message to post, rendered as JSON up to its time, which the database sets."""
+
+    message_id: UUID
+    chat_session_id: UUID
+    author_id: UUID
+    title: str  # the session's, if it has none yet
+    sender: str
+    content: str
+    phone_number: str | None
+    head: str  # the message's JSON up to its created_at's text
+
+    def rendered(self, created_at: str) -> str:
+        return f'{self.head}{created_at}"}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,42 +568,40 @@ class ChatRows:
         params = {"sid": self.db.uuid(chat_session_id), "viewer": self.db.uuid(viewer.id)}
         return bool(await self.db.fetch(statement, params))
 
-    async def post_text(
-        self,
-        message_id: UUID,
-        chat_session_id: UUID,
-        author_id: UUID,
-        *,
-        now: datetime,
-        title: str,
-        sender: str,
-        content: str,
-        phone_number: str | None,
-        render: Callable[[str | None], str],
-    ) -> PostedText:
-        """Append a text message and its `message.created` event, in as few round trips as
-        the database allows. `render(time)` writes the message's JSON for its created_at
-        (`render(None)`: all of it up to that time's text, for PostgreSQL to finish)."""
+    async def post_texts(self, posts: list["TextPost"], now: datetime) -> list[PostedText]:
+        """PostgreSQL: append text messages and their `message.created` events in one
+        statement, its own transaction; one answer per post, in their order."""
         db = self.db
         params: dict[str, Any] = {
-            "id": db.uuid(message_id),
-            "sid": db.uuid(chat_session_id),
-            "author": db.uuid(author_id),
+            "ids": [db.uuid(p.message_id) for p in posts],
+            "sids": [db.uuid(p.chat_session_id) for p in posts],
+            "authors": [db.uuid(p.author_id) for p in posts],
+            "senders": [p.sender for p in posts],
+            "contents": [p.content for p in posts],
+            "phones": [p.phone_number for p in posts],
+            "titles": [p.title for p in posts],
+            "heads": [p.head for p in posts],
             "now": db.time(now),
-            "title": title,
-            "sender": sender,
-            "content": content,
-            "phone": phone_number,
+            "event_lock": EVENT_LOCK_KEY,
         }
-        name = self.dialect.name
-        if name == "postgresql":
-            params["event_head"] = render(None)
-            params["event_lock"] = EVENT_LOCK_KEY
-            rows = await db.fetch(self._text("chats.post", _POST_POSTGRESQL), params)
-            if not rows or rows[0][1] is None:
-                return PostedText(data=None, owner_id=rows[0][0] if rows else None)
-            return PostedText(data=rows[0][1], owner_id=rows[0][0])
-        if name == "sqlite":
+        rows = await db.fetch(self._text("chats.post", _POST_POSTGRESQL), params)
+        return [PostedText(data=row[1], owner_id=row[0]) for row in rows]
+
+    async def post_text(self, post: "TextPost", now: datetime) -> PostedText:
+        """SQLite and MariaDB: append a text message and its `message.created` event, in the
+        caller's transaction, in as few round trips as the database allows."""
+        db = self.db
+        params: dict[str, Any] = {
+            "id": db.uuid(post.message_id),
+            "sid": db.uuid(post.chat_session_id),
+            "author": db.uuid(post.author_id),
+            "now": db.time(now),
+            "title": post.title,
+            "sender": post.sender,
+            "content": post.content,
+            "phone": post.phone_number,
+        }
+        if self.dialect.name == "sqlite":
             claimed = await db.fetch(self._text("chats.claim", _CLAIM_SQLITE), params)
             if not claimed:
                 return PostedText(data=None, owner_id=None)
@@ -581,11 +614,11 @@ class ChatRows:
             if not inserted:
                 return PostedText(data=None, owner_id=None)
             created_at = inserted[0][0]
-        data = render(db.json_time(created_at))
+        data = post.rendered(db.json_time(created_at))
         event = NewEvent(
             type=EventType.MESSAGE_CREATED.value,
-            session_id=chat_session_id,
-            user_id=author_id,
+            session_id=post.chat_session_id,
+            user_id=post.author_id,
             data=data,
             created_at=now,
         )

@@ -4,7 +4,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -45,6 +45,8 @@ class Database:
     inline_reads: "InlineReads | None" = None
     # SQLite file: the lean path's write transactions, each run whole in one thread.
     writer_thread: WriterThread | None = None
+    # Writes sent in groups (db/grouping.py), by kind: this process's, made on first use.
+    groups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:

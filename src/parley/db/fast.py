@@ -302,22 +302,11 @@ Work = Callable[["Driver"], Coroutine[Any, Any, T]]
 # Databases whose driver runs a statement outside a transaction as its own (SQLite with the
 # connection's isolation_level None, see db/engine.py; asyncpg): a lean read leaves nothing open.
 _NO_TRANSACTION_LEFT = frozenset({"sqlite", "postgresql"})
-# Of those, where a lone write statement may go without BEGIN and COMMIT (SQLite's writes
-# begin IMMEDIATE, in the writer turn).
-_ONE_STATEMENT_COMMITS = frozenset({"postgresql"})
 
 
-async def transaction(
-    database: Database, work: Work[T], *, one_statement_on: frozenset[str] = frozenset()
-) -> T:
+async def transaction(database: Database, work: Work[T]) -> T:
     """Run `work` as one write transaction of the lean path, past SQLAlchemy's session and
     connection: begun, committed when it returns, rolled back if it raises.
-
-    `one_statement_on` names the databases on which `work` sends a single statement. On
-    PostgreSQL such a statement is its own transaction, atomic, committed before its answer
-    comes back: no BEGIN and COMMIT round trips, and the locks it takes (the event writers'
-    among them, decision 111) are held for the server's work alone, not while the answer
-    travels back and the loop gets round to sending COMMIT.
 
     On SQLite it first takes the process's writer turn (the lock its sessions share:
     db/session.py) and begins IMMEDIATE, so the write lock is held before the first statement;
@@ -329,9 +318,6 @@ async def transaction(
     writer = database.writer
     if writer is not None and database.writer_thread is not None:
         return await _in_writer_thread(database, database.writer_thread, writer, work)
-    if database.dialect in one_statement_on & _ONE_STATEMENT_COMMITS:
-        async with _pooled(database) as conn:
-            return await work(conn)
     async with writer if writer is not None else contextlib.nullcontext():
         pooled, conn = await _checkout(database)
         try:
@@ -389,13 +375,19 @@ async def reading(database: Database) -> AsyncIterator[Driver]:
         reads = database.inline_reads
         yield InlineSqliteDriver(reads.connection(), database.engine.dialect, reads.lock)
         return
-    async with _pooled(database) as conn:
+    async with autocommit(database) as conn:
         yield conn
 
 
 @asynccontextmanager
-async def _pooled(database: Database) -> AsyncIterator[Driver]:
-    """A pooled driver connection for statements outside a transaction (see `reading`)."""
+async def autocommit(database: Database) -> AsyncIterator[Driver]:
+    """A pooled driver connection for statements outside a transaction (see `reading`).
+
+    On PostgreSQL a write statement sent here is its own transaction, atomic, committed before
+    its answer comes back: no BEGIN and COMMIT round trips, and the locks it takes (the event
+    writers' among them, decision 111) are held for the server's work alone, not while the
+    answer travels back and the loop gets round to sending COMMIT (decision 191).
+    """
     pooled, conn = await _checkout(database)
     try:
         yield conn
