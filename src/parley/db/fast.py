@@ -69,14 +69,16 @@ def compiled(key: Hashable, dialect: Dialect, build: Callable[[], ClauseElement]
 
 
 def _json_time(value: datetime) -> str:
-    """Pydantic's JSON form of a UTC time: microseconds only when there are any, then Z."""
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
+    """Pydantic's JSON form of a UTC time (naive, or aware in UTC): microseconds only when
+    there are any, then Z. `isoformat` writes that form, with "+00:00" for an aware time."""
+    if value.tzinfo is None:
+        return f"{value.isoformat()}Z"
+    return f"{value.isoformat()[:-6]}Z"
 
 
 def utc_json_time(value: datetime) -> str:
     """Pydantic's JSON form of a timezone-aware time, read as UTC (e.g. an ORM object's)."""
-    return _json_time(value.astimezone(UTC))
+    return _json_time(value if value.tzinfo is UTC else value.astimezone(UTC))
 
 
 def _hex_uuid_text(value: str) -> str:
@@ -207,7 +209,7 @@ class PostgresDriver(Driver):
         return stored.astimezone(UTC)
 
     def json_time(self, value: Any) -> str:
-        return _json_time(value.astimezone(UTC))
+        return utc_json_time(value)  # asyncpg's times are in UTC already
 
 
 class MysqlDriver(Driver):
