@@ -109,6 +109,8 @@ def print_summary(results: Result) -> None:
     print("\n" + text_table(ENDPOINT_HEADER, endpoint_rows(results)))
     header, rows = target_rows(results)
     print("\n" + text_table(header, rows) + "\n", flush=True)
+    for note in _scaling_notes(results):
+        print(note, flush=True)
 
 
 def plot(results: Result, path: Path) -> None:
@@ -171,6 +173,36 @@ def _soak_notes(results: Result) -> list[str]:
     return [*notes, ""] if notes else []
 
 
+def scaling_ceilings(data: Result, cpus: int) -> dict[str, float]:
+    """The most 2 workers could serve over 1 on this machine, per endpoint of the scaling runs.
+
+    With one worker, wrk, the database and everything else kept the machine busy B CPU
+    seconds in T seconds; if each request costs the machine what it did then, its `cpus`
+    CPUs serve at most cpus x T / B times one worker's rate, however the workers scale.
+    """
+    one = data.get("scaling", {}).get("1", {})
+    out = {}
+    for key in ("me", "page"):
+        run = one.get(key, {}).get("parley", {})
+        if run.get("machine_cpu_s"):
+            out[key] = round(cpus * run["seconds"] / run["machine_cpu_s"], 2)
+    return out
+
+
+def _scaling_notes(results: Result) -> list[str]:
+    cpus = results.get("meta", {}).get("cpus") or 1
+    notes = []
+    for db, data in results.get("databases", {}).items():
+        ceilings = scaling_ceilings(data, cpus)
+        if ceilings:
+            figures = ", ".join(f"{key} x {value}" for key, value in ceilings.items())
+            notes.append(
+                f"2 workers vs 1 on {db}: this machine's ceiling, from what the 1-worker runs "
+                f"kept its {cpus} CPUs busy with (wrk and the database included): {figures}."
+            )
+    return [*notes, ""] if notes else []
+
+
 def _in_all(checkpoint: Result) -> str:
     in_all = checkpoint.get("served_in_all")
     return f"; {in_all:,} served by the worker in all" if in_all else ""
@@ -198,6 +230,7 @@ def publish(json_path: Path) -> None:
             markdown_table(header, rows),
             "",
             *_soak_notes(results),
+            *_scaling_notes(results),
             f"Server environment beyond the defaults: {meta.get('server_env_extras', {})}.",
             "",
             "![Throughput and p99 per endpoint, Parley beside the baseline](performance.png)",

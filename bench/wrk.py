@@ -32,6 +32,7 @@ class Running:
     workdir: Path
     duration: int
     cpu_before: float
+    machine_before: float = 0.0
     served_before: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -75,7 +76,16 @@ def start(
     out_path = workdir / "wrk.out"
     with out_path.open("wb") as out:
         proc = registry.spawn(pinned(cpus, argv), stdout=out, stderr=subprocess.STDOUT, env=env)
-    return Running(server, proc, out_path, workdir, duration, server.cpu_seconds())
+    return Running(
+        server, proc, out_path, workdir, duration, server.cpu_seconds(), machine_busy_seconds()
+    )
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (every process, the kernel, the databases)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def finish(registry: Registry, running: Running) -> dict[str, object]:
@@ -111,6 +121,7 @@ def finish(registry: Registry, running: Running) -> dict[str, object]:
         "bytes_per_response": round(raw["bytes"] / requests) if requests else 0,
         "wrk_cpu_s": round(wrk_cpu, 2),
         "server_cpu_s": round(running.server.cpu_seconds() - running.cpu_before, 2),
+        "machine_cpu_s": round(machine_busy_seconds() - running.machine_before, 2),
         **({"refresh_tokens_left": left} if left else {}),
         **stats,
     }
