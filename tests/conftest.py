@@ -399,6 +399,13 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     return body
 
 
+def assert_unavailable(response: httpx.Response) -> dict[str, Any]:
+    """A 503 in the error envelope, with the Retry-After a client needs to come back."""
+    body = assert_error(response, 503, "unavailable")
+    assert int(response.headers["retry-after"]) >= 1
+    return body
+
+
 def requires(dialects: set[str]) -> pytest.MarkDecorator:
     """Skip unless the suite runs on one of these databases."""
     current = create_database(_database_url(Path("/tmp"))).dialect

@@ -11,9 +11,9 @@ import pytest
 
 from parley.db.base import Base
 from parley.db.engine import create_database
-from tests.conftest import make_client, sign_up
+from tests.conftest import assert_unavailable, make_client, sign_up
 from tests.e2e.chat_helpers import API, collect, new_session
-from tests.support.disks import assert_unavailable, fill, small_tmpfs
+from tests.support.disks import fill, small_tmpfs
 
 DISK_SIZE = "4m"
 

@@ -15,7 +15,7 @@ from parley.core.config import Settings
 from parley.db.base import Base
 from parley.db.engine import create_database
 from parley.main import create_app
-from tests.conftest import TEST_SECRET, RecordingMailer, make_client, sign_up
+from tests.conftest import TEST_SECRET, RecordingMailer, assert_unavailable, make_client, sign_up
 from tests.support.servers import Postgres, Redis, own_postgres, own_redis, postgres_bin
 
 # A request against a dead dependency must be answered within this many seconds.
@@ -52,12 +52,6 @@ async def timed(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any) 
     response = await http.request(method, path, **kwargs)
     assert time.monotonic() - started < BOUND_S, f"{method} {path} took too long"
     return response
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "unavailable"
-    assert response.headers["retry-after"].isdigit()
 
 
 @pytest.fixture(scope="module")

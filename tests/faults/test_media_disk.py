@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Account, make_client, sign_up
+from tests.conftest import Account, assert_unavailable, make_client, sign_up
 from tests.e2e.chat_helpers import API, PNG, collect, new_session, upload
-from tests.support.disks import assert_unavailable, fill, mount, small_tmpfs
+from tests.support.disks import fill, mount, small_tmpfs
 from tests.support.parley_server import running_parley
 
 # Bigger than anything a full 1 MiB disk has left, small enough to send at once.

@@ -1,5 +1,4 @@
-"""Disks the fault tests can fill: a small tmpfs of a test's own (as root), and what a client
-sees when the server cannot write to one."""
+"""Disks the fault tests can fill: a small tmpfs of a test's own (as root), and a filler."""
 
 import contextlib
 import errno
@@ -8,7 +7,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 
@@ -45,11 +43,3 @@ def fill(disk: Path) -> Path:
             if exc.errno != errno.ENOSPC:
                 raise
     return filler
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    body = response.json()
-    assert body["status"] == "error"
-    assert body["error"]["code"] == "unavailable"
-    assert int(response.headers["retry-after"]) >= 1
