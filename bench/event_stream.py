@@ -36,45 +36,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.support.sockets import owner
+
 from bench import client
 from bench.procs import Registry, Server, load_average, wait_ready
 from bench.stack import new_secret, production_extras, start_parley
 
 PASSWORD = "correct horse battery staple"
-
-
-def _socket_inode(server_port: int, client_port: int) -> str | None:
-    """The inode of the server side of the loopback connection from client_port."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, remote = fields[1], fields[2]
-            if (
-                int(local.rsplit(":", 1)[1], 16) == server_port
-                and int(remote.rsplit(":", 1)[1], 16) == client_port
-            ):
-                return fields[9]
-    return None
-
-
-def owner(worker_pids: list[int], server_port: int, client_port: int) -> int | None:
-    """The worker process that holds the server side of the connection from client_port."""
-    inode = _socket_inode(server_port, client_port)
-    if inode is None:
-        return None
-    target = f"socket:[{inode}]"
-    for pid in worker_pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if os.readlink(fd) == target:
-                    return pid
-            except OSError:
-                continue
-    return None
 
 
 def vmrss_kb(pid: int) -> int:

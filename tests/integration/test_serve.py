@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.parley_server import PARLEY, SQLITE_PASS_ONLY, ParleyServer, running_parley
+from tests.support.sockets import listening, owner
 
 pytestmark = [
     SQLITE_PASS_ONLY,
@@ -113,47 +114,13 @@ def test_sigterm_refuses_new_connections_and_finishes_the_request_in_flight(
     assert "died" not in log  # no worker was lost and restarted on the way
 
 
-def _server_side_inode(server_port: int, client_port: int) -> str | None:
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, remote = fields[1], fields[2]
-            if int(local.rsplit(":", 1)[1], 16) == server_port and (
-                int(remote.rsplit(":", 1)[1], 16) == client_port
-            ):
-                return fields[9]
-    return None
-
-
-def _listening(port: int) -> int:
-    """How many sockets listen on the port."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A"
-    return count
-
-
-def _holder(pids: list[int], inode: str) -> int | None:
-    """The process among `pids` holding the socket of that inode."""
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if os.readlink(fd) == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel spreads on Linux")
 def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path) -> None:
     with running_parley(tmp_path, workers=2) as server:
         children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
         processes = [int(pid) for pid in children.read_text().split()]  # workers and helpers
         deadline = time.monotonic() + HANG_BOUND_S
-        while _listening(server.port) < 2 and time.monotonic() < deadline:
+        while listening(server.port) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)  # the second worker is still starting
         # A burst of keep-alive connections, as a load balancer opens them, all waiting to be
         # accepted at once: the workers are stopped while the kernel completes the handshakes.
@@ -173,9 +140,7 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
             assert all(read_status(sock) == 200 for sock in connections)
             holders = set()
             for sock in connections:
-                inode = _server_side_inode(server.port, sock.getsockname()[1])
-                assert inode is not None
-                holders.add(_holder(processes, inode))
+                holders.add(owner(processes, server.port, sock.getsockname()[1]))
         finally:
             for sock in connections:
                 sock.close()
