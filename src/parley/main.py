@@ -30,6 +30,7 @@ from parley.core.config import Settings, get_settings
 from parley.core.cursors import CursorCodec
 from parley.core.logging import configure_logging
 from parley.core.mail import Mailer, create_mailer
+from parley.core.media_storage import LocalMediaStorage
 from parley.core.ratelimit import Limiter, create_storage, request_limiter
 from parley.core.tokens import TokenCodec
 from parley.core.versioned_cache import VersionedCache
@@ -43,7 +44,6 @@ from parley.idempotency.edge import IdempotentRequests
 from parley.idempotency.service import IdempotencyService
 from parley.jobs.service import JobQueue
 from parley.media.router import router as media_router
-from parley.media.storage import LocalMediaStorage
 from parley.middleware.stack import middleware_stack
 from parley.ops.docs import create_documented_app
 from parley.ops.metrics import track_pool, worker_exiting

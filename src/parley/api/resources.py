@@ -6,6 +6,7 @@ from parley.auth.cache import AccessCache
 from parley.core.config import Settings
 from parley.core.cursors import CursorCodec
 from parley.core.mail import Mailer
+from parley.core.media_storage import MediaStorage
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import TokenCodec
 from parley.core.versioned_cache import VersionedCache
@@ -14,7 +15,6 @@ from parley.events.bell import Doorbell
 from parley.events.fanout import Fanout
 from parley.events.tickets import TicketStore
 from parley.jobs.service import JobQueue
-from parley.media.storage import MediaStorage
 
 
 @dataclass(slots=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 from parley.core.config import Settings
 from parley.core.mail import Mailer
+from parley.core.media_storage import MediaStorage
 from parley.db.engine import Database
-from parley.media.storage import MediaStorage
 
 # Every module that registers jobs; a domain adding jobs adds its module here, once.
 JOB_MODULES = (

@@ -15,12 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.mail import Mailer
+from parley.core.media_storage import MediaStorage
 from parley.db.engine import Database
 from parley.db.errors import is_database_unavailable
 from parley.db.uow import UnitOfWork
 from parley.jobs.registry import JobContext, RetryJob, get_job
 from parley.jobs.repository import RUNNING, JobRepository
-from parley.media.storage import MediaStorage
 from parley.models.jobs import Job
 from parley.ops.metrics import JOBS
 

@@ -18,12 +18,12 @@ import structlog
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.mail import Mailer
+from parley.core.media_storage import MediaStorage
 from parley.db.engine import Database, create_database, create_sibling
 from parley.jobs.outbox import add_waker, enqueue, remove_waker
 from parley.jobs.registry import load_jobs, periodic_jobs
 from parley.jobs.repository import SENT
 from parley.jobs.runner import JobRunner, new_token, warn_of
-from parley.media.storage import MediaStorage
 from parley.ops.metrics import JOB_QUEUE_DEPTH
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from taskiq.api import run_receiver_task
 
 from parley.core.config import Settings
 from parley.core.mail import Mailer, create_mailer
+from parley.core.media_storage import LocalMediaStorage
 from parley.jobs.service import CONCURRENCY, JobQueue
-from parley.media.storage import LocalMediaStorage
 
 log = structlog.get_logger("parley.jobs")
 

@@ -3,7 +3,6 @@
 from parley.core.errors import (
     NotFound,
     PayloadTooLarge,
-    Unavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -23,7 +22,3 @@ class FileTooLarge(PayloadTooLarge):
 
 class EmptyFile(ValidationFailed):
     message = "File is empty"
-
-
-class MediaStorageUnavailable(Unavailable):
-    message = "Media storage is unavailable; try again later"

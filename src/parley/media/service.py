@@ -9,12 +9,12 @@ from uuid import UUID
 import structlog
 
 from parley.core.errors import FieldError
+from parley.core.media_storage import MediaStorage
 from parley.db.uow import UnitOfWork
 from parley.media.detect import SNIFF_BYTES, DetectedType, detect
 from parley.media.errors import EmptyFile, FileTooLarge, MediaNotFound, UnsupportedFileType
 from parley.media.jobs import remove_files_after_commit
 from parley.media.repository import MediaRepository
-from parley.media.storage import MediaStorage
 from parley.models.chat import Media, MessageKind
 from parley.models.user import User
 

@@ -1,4 +1,7 @@
-"""Where media bytes live: a small interface, with local disk as the first implementation."""
+"""Where media bytes live: a small interface, with local disk as the first implementation.
+
+In the core, like the mailer: the media domain stores through it, and background jobs carry
+it (a job removes the files of deleted media) without importing the media domain."""
 
 import contextlib
 import errno
@@ -14,7 +17,7 @@ import anyio.to_thread
 import structlog
 from anyio import AsyncFile
 
-from parley.media.errors import MediaStorageUnavailable
+from parley.core.errors import Unavailable
 
 CHUNK_SIZE = 64 * 1024
 # A full disk or a read-only mount lasts until an operator acts: ask clients to come back later.
@@ -26,6 +29,10 @@ _DISK_FAULTS = frozenset(
 )
 
 log = structlog.get_logger("parley.media")
+
+
+class MediaStorageUnavailable(Unavailable):
+    message = "Media storage is unavailable; try again later"
 
 
 class MediaStorage(Protocol):
