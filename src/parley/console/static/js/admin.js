@@ -38,12 +38,13 @@ export function UsersPage({ me }) {
       <thead><tr><th scope="col">Email</th><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${list.items.map((u) => {
-          const self = u.id === me.id;
+          // Rows being reloaded are not changed: the reload, read before the change, would undo it on screen.
+          const locked = u.id === me.id || action.busy || list.loading;
           return html`<tr key=${u.id}>
             <td data-label="Email">${u.email}</td><td data-label="Username">${u.username || "—"}</td>
             <td data-label="Role">
               <label class="sr-only" for=${`role-${u.id}`}>Role of ${u.email}</label>
-              <select id=${`role-${u.id}`} value=${u.role} disabled=${self || action.busy}
+              <select id=${`role-${u.id}`} value=${u.role} disabled=${locked}
                 onChange=${(e) => update(u, { role: e.currentTarget.value })}>
                 <option value="user">user</option><option value="admin">admin</option>
               </select>
@@ -51,10 +52,10 @@ export function UsersPage({ me }) {
             <td data-label="Status">${u.is_active ? "active" : "disabled"}</td>
             <td data-label="Created">${when(u.created_at)}</td>
             <td class="actions">
-              <button type="button" class="secondary" disabled=${self || action.busy}
+              <button type="button" class="secondary" disabled=${locked}
                 onClick=${() => update(u, { is_active: !u.is_active })}
                 aria-label=${`${u.is_active ? "Disable" : "Enable"} ${u.email}`}>${u.is_active ? "Disable" : "Enable"}</button>
-              <button type="button" class="danger" disabled=${self || action.busy} onClick=${() => remove(u)}
+              <button type="button" class="danger" disabled=${locked} onClick=${() => remove(u)}
                 aria-label=${`Delete ${u.email}`}>Delete</button>
             </td>
           </tr>`;

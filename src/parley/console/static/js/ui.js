@@ -84,20 +84,25 @@ export function usePagedList(path, query) {
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(true);
   const key = path + JSON.stringify(query || {});
+  // Only the latest load may write: an earlier one answering late (a search typed while the
+  // first page loads) would put back the rows it replaced.
+  const latest = useRef(0);
   const load = useCallback(
     async (after) => {
+      const mine = ++latest.current;
       setLoading(true);
       setError(null);
       try {
         const page = await api("GET", path, { query: { ...query, cursor: after || undefined } });
+        if (mine !== latest.current) return;
         // Some lists answer a plain array, others a page with its next cursor.
         const items = Array.isArray(page) ? page : page.items;
         setItems((previous) => (after ? [...previous, ...items] : items));
         setCursor(Array.isArray(page) ? null : page.next_cursor);
       } catch (failure) {
-        setError(failure);
+        if (mine === latest.current) setError(failure);
       } finally {
-        setLoading(false);
+        if (mine === latest.current) setLoading(false);
       }
     },
     [key],
