@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.parley_server import PARLEY, SQLITE_PASS_ONLY, ParleyServer, running_parley
-from tests.support.sockets import listening, owner
+from tests.support.sockets import copied, listening, owner, server_side
 
 pytestmark = [
     SQLITE_PASS_ONLY,
@@ -148,3 +148,24 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path: Path)
     # With one shared socket the first worker to wake took them all; spread by the kernel, all
     # sixteen on one worker would be one chance in 2^15.
     assert len(holders) == 2 and None not in holders
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads another process's socket")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_connection_sends_its_writes_at_once(tmp_path: Path, workers: int) -> None:
+    """Nagle's algorithm is off on every accepted connection (TCP_NODELAY): with it on, a
+    response's body, written after its head, waited for the client's delayed ACK, 40 ms."""
+    with running_parley(tmp_path, workers=workers) as server:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        processes = [server.process.pid, *(int(pid) for pid in children.read_text().split())]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_BOUND_S) as sock:
+            sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: parley\r\n\r\n")
+            assert read_status(sock) == 200
+            held = server_side(processes, server.port, sock.getsockname()[1])
+            assert held is not None
+            try:
+                copy = copied(*held)
+            except PermissionError:
+                pytest.skip("this user may not read another process's sockets")
+            with copy:
+                assert copy.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -1,7 +1,10 @@
 """Which process holds a loopback TCP connection, and who listens on a port, read from /proc
-(Linux). Shared by the serving tests and the event-stream benchmark."""
+(Linux), and a copy of the server's side of a connection to read its options. Shared by the
+serving tests and the event-stream benchmark."""
 
+import ctypes
 import os
+import socket
 from pathlib import Path
 
 _TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -27,8 +30,9 @@ def listening(port: int) -> int:
     return sum(_port(row[1]) == port and row[3] == _LISTEN for row in _rows())
 
 
-def owner(pids: list[int], server_port: int, client_port: int) -> int | None:
-    """The process among pids holding the server side of the connection from client_port."""
+def server_side(pids: list[int], server_port: int, client_port: int) -> tuple[int, int] | None:
+    """The process among pids holding the server side of the connection from client_port, and
+    the descriptor it holds it by."""
     inode = next(
         (row[9] for row in _rows() if (_port(row[1]), _port(row[2])) == (server_port, client_port)),
         None,
@@ -40,7 +44,30 @@ def owner(pids: list[int], server_port: int, client_port: int) -> int | None:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 if os.readlink(fd) == target:
-                    return pid
+                    return pid, int(fd.name)
             except OSError:
                 continue
     return None
+
+
+def owner(pids: list[int], server_port: int, client_port: int) -> int | None:
+    """The process among pids holding the server side of the connection from client_port."""
+    held = server_side(pids, server_port, client_port)
+    return held[0] if held else None
+
+
+_PIDFD_GETFD = 438  # the syscall's number, the same on every Linux architecture
+
+
+def copied(pid: int, fd: int) -> socket.socket:
+    """A copy of another process's socket (pidfd_getfd, Linux 5.6; needs the right to trace
+    that process), to read the options its owner set."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        copy = libc.syscall(_PIDFD_GETFD, pidfd, fd, 0)
+        if copy < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=copy)

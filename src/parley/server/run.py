@@ -33,6 +33,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
         timeout_keep_alive=settings.keepalive_timeout,
         timeout_graceful_shutdown=graceful_timeout,
         timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
+        # asyncio's loop accepts every waiting connection each turn; uvloop's (libuv's) one a
+        # turn, so a burst of new connections waited turn after turn under load (decision 196).
+        loop="asyncio",
     )
     if workers > 1:
         listening: Any = config.bind_socket()  # exits, saying why, if the port is taken
