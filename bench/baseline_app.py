@@ -2,20 +2,15 @@
 Parley answers, through a response_model, with no database, auth or middleware.
 
 It marks what the framework and server cost on their own, so Parley's figures read as a
-ratio to it. Served by `uvicorn bench.baseline_app:app` with the same flags as `parley serve`,
-on asyncio's loop with uvicorn's httptools protocol, writes sent at once as Parley's edge sends
-them (TCP_NODELAY: asyncio leaves it off on the sockets several workers listen on).
+ratio to it. Served by `uvicorn bench.baseline_app:app` with the same flags as `parley serve`.
 """
 
-import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -161,14 +156,6 @@ def _session(n: int) -> dict[str, object]:
         "vendor": None,
         "seller_count": 0,
     }
-
-
-class NoDelayHttpTools(HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 CURSOR = (

@@ -112,8 +112,7 @@ def start_baseline(registry: Registry, *, workers: int, cpus: str | None, workdi
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"baseline-{port}.log"
-    # The flags `parley serve` gives uvicorn.run: no proxy headers, no Server header, no access log,
-    # asyncio's loop and httptools (with TCP_NODELAY, as the edge sets it).
+    # The flags `parley serve` gives uvicorn.run: no proxy headers, no Server header, no access log.
     argv = [
         sys.executable,
         "-m",
@@ -130,10 +129,6 @@ def start_baseline(registry: Registry, *, workers: int, cpus: str | None, workdi
         "--no-proxy-headers",
         "--no-server-header",
         "--no-access-log",
-        "--loop",
-        "asyncio",
-        "--http",
-        "bench.baseline_app:NoDelayHttpTools",
         "--log-level",
         "warning",
     ]

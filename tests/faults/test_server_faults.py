@@ -250,3 +250,48 @@ def test_a_normal_client_is_served_beside_a_slowloris_crowd(server: ParleyServer
     assert remaining == 0, f"{remaining} slow clients were never cut off"
     assert statuses and set(statuses) == {200}
     assert grown < RSS_GROWTH_BOUND_MB
+
+
+def answered_or_paused(sock: socket.socket, server: ParleyServer) -> bool:
+    """Wait for the connection's answer (True), or for the worker to say it stopped accepting
+    because it ran out of file descriptors (False)."""
+    deadline = time.monotonic() + HANG_BOUND_S
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        if readable:
+            return True
+        if "accept_paused" in server.log:
+            return False
+    raise AssertionError("neither answered nor refused by the worker")
+
+
+def test_a_worker_out_of_file_descriptors_serves_the_waiting_connection_once_one_frees(
+    tmp_path: Path,
+) -> None:
+    # Few descriptors, and no connection limit of the app's own in the way.
+    prefix = ["prlimit", "--nofile=96:96", "--"]
+    env = {"MAX_CONNECTIONS": "1000", "KEEPALIVE_TIMEOUT": "60", "HEADER_TIMEOUT": "60"}
+    request = b"GET /health/live HTTP/1.1\r\nHost: parley\r\n\r\n"
+    with running_parley(tmp_path, env=env, prefix=prefix) as server:
+        held: list[socket.socket] = []
+        try:
+            while True:
+                assert len(held) < 96, "a worker limited to 96 descriptors accepted 96 connections"
+                sock = connect(server)
+                sock.sendall(request)
+                held.append(sock)
+                if not answered_or_paused(sock, server):
+                    break
+                assert read_response(sock)[0] == 200
+            waiting = held[-1]  # queued in the kernel, not accepted, not lost
+            for sock in held[:4]:
+                sock.close()
+            status, _, body = read_response(waiting)
+            assert status == 200, body
+            assert server.process.poll() is None
+            with connect(server) as fresh:
+                fresh.sendall(request)
+                assert read_response(fresh)[0] == 200
+        finally:
+            for sock in held:
+                sock.close()

@@ -7,7 +7,6 @@ open forever by sending nothing, or a byte now and then."""
 
 import asyncio
 import gc
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,17 +68,6 @@ class EdgeConfig(Config):
         gc.set_threshold(YOUNG_COLLECTION_AFTER, *gc.get_threshold()[1:])
 
 
-def send_writes_at_once(transport: asyncio.BaseTransport) -> None:
-    """Turn Nagle's algorithm off (TCP_NODELAY): a response is written as its head, then its
-    body, and with it on the body waited for the client's delayed ACK of the head, 40 ms.
-
-    asyncio sets it only on connections accepted from a socket made with IPPROTO_TCP, and the
-    sockets several workers listen on are made with protocol 0 (decision 196)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(
         self,
@@ -104,7 +92,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        send_writes_at_once(transport)
         # Decided on arrival, answered once its request head is read: 503, then close.
         self.over_capacity = len(self.connections) > self.limits.max_connections
         self._arm_head_timer()  # a connection that never sends a byte is closed too

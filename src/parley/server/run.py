@@ -33,12 +33,11 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
         timeout_keep_alive=settings.keepalive_timeout,
         timeout_graceful_shutdown=graceful_timeout,
         timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
-        # asyncio's loop accepts every waiting connection each turn; uvloop's (libuv's) one a
-        # turn, so a burst of new connections waited turn after turn under load (decision 196).
-        loop="asyncio",
+        # uvloop, taking every waiting connection when the port is ready (decision 196).
+        loop="parley.server.accepting:EagerAcceptLoop",
     )
+    listening: Any = config.bind_socket()  # exits, saying why, if the port is taken
     if workers > 1:
-        listening: Any = config.bind_socket()  # exits, saying why, if the port is taken
         if spreads_connections():
             family, address = listening.family, listening.getsockname()
             listening.close()
@@ -49,6 +48,6 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
     server = Server(config=config)
     # uvicorn re-raises a drained Ctrl-C; uvicorn.run swallows it, and so do we.
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()  # a single worker closes its listening socket as it starts to drain
+        server.run(sockets=[listening])  # closed as the worker starts to drain
     if not server.started:
         sys.exit(STARTUP_FAILURE)
