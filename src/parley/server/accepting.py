@@ -45,7 +45,8 @@ class EagerAcceptLoop(uvloop.Loop):
 
 
 class EagerListener:
-    """A listening socket served by the loop: the part of asyncio.Server uvicorn uses."""
+    """A listening socket served by the loop, in place of asyncio.Server: uvicorn, handed its
+    sockets, only closes the servers it made and waits for them to be closed."""
 
     def __init__(
         self,
@@ -59,18 +60,11 @@ class EagerListener:
         self._serving = False
         self._connecting: set[asyncio.Task[Any]] = set()
 
-    @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return (self._sock,) if self._serving else ()
-
     def start(self, backlog: int) -> None:
         self._sock.setblocking(False)
         self._sock.listen(backlog)
         self._serving = True
         self._loop.add_reader(self._sock.fileno(), self._accept_waiting)
-
-    def is_serving(self) -> bool:
-        return self._serving
 
     def close(self) -> None:
         if not self._serving:
@@ -80,7 +74,7 @@ class EagerListener:
         self._sock.close()
 
     async def wait_closed(self) -> None:
-        return None
+        return None  # closing is done by close(): nothing is left to wait for
 
     def _accept_waiting(self) -> None:
         while self._serving:
