@@ -19,7 +19,6 @@ from parley.api.resources import Resources
 from parley.apikeys.router import router as api_keys_router
 from parley.apikeys.service import api_key_holder, remembered_key_owner
 from parley.audit.router import router as audit_router
-from parley.auth.cache import AccessCache
 from parley.auth.router import router as auth_router
 from parley.catalog.router import lane_routes as catalog_lane
 from parley.catalog.router import router as catalog_router
@@ -43,6 +42,7 @@ from parley.events.tickets import ticket_store
 from parley.idempotency.edge import IdempotentRequests
 from parley.idempotency.service import IdempotencyService
 from parley.jobs.service import JobQueue
+from parley.logins.cache import AccessCache
 from parley.media.router import router as media_router
 from parley.middleware.stack import middleware_stack
 from parley.ops.docs import create_documented_app
@@ -112,7 +112,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await ensure_first_admin(resources)
+        await ensure_first_admin(resources.settings, resources.database, resources.access_cache)
         await resources.access_cache.start()
         await resources.doorbell.start()
         outbox.listen(resources.database.engine, resources.doorbell.ring)

@@ -4,7 +4,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from parley.auth.cache import TRUST_WINDOW_S, AccessCache
+from parley.logins.cache import TRUST_WINDOW_S, AccessCache
 from parley.models.user import User
 
 REDIS_URL = "redis://127.0.0.1:1/0"  # never connected: these tests feed the channel by hand

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from ua_parser import parse
 
-from parley.auth.devices import MAX_USER_AGENT
+from parley.logins.devices import MAX_USER_AGENT
 
 DeviceSignature = tuple[str, str, str]
 

@@ -1,4 +1,4 @@
-"""All SQL of the accounts domain: verification links, TOTP credentials, recovery codes, the
+"""All SQL of the accounts domain: TOTP credentials, recovery codes, the
 challenges of two-step sign-in and the devices accounts signed in from."""
 
 from datetime import datetime
@@ -12,55 +12,11 @@ from parley.accounts.devices import DeviceSignature
 from parley.db.repository import Repository, rows_changed
 from parley.models.accounts import (
     DEVICE_PART_LENGTH,
-    EmailVerificationToken,
     KnownDevice,
     MfaChallenge,
     RecoveryCode,
     TotpCredential,
 )
-
-
-class EmailVerificationRepository(Repository[EmailVerificationToken]):
-    model = EmailVerificationToken
-
-    async def claim(self, token_hash: str, *, now: datetime) -> EmailVerificationToken | None:
-        """Use up a valid token; return it, or None when it is unknown, used or expired."""
-        result = await self.session.execute(
-            update(EmailVerificationToken)
-            .where(
-                EmailVerificationToken.token_hash == token_hash,
-                EmailVerificationToken.used_at.is_(None),
-                EmailVerificationToken.expires_at > now,
-            )
-            .values(used_at=now)
-        )
-        if rows_changed(result) != 1:
-            return None
-        return await self.session.scalar(
-            select(EmailVerificationToken).where(EmailVerificationToken.token_hash == token_hash)
-        )
-
-    async def use_up_all(self, user_id: UUID, *, now: datetime) -> None:
-        await self.session.execute(
-            update(EmailVerificationToken)
-            .where(
-                EmailVerificationToken.user_id == user_id,
-                EmailVerificationToken.used_at.is_(None),
-            )
-            .values(used_at=now)
-        )
-
-    async def delete_spent(self, *, before: datetime) -> int:
-        """Delete links that expired, or were used, before `before`."""
-        result = await self.session.execute(
-            delete(EmailVerificationToken).where(
-                or_(
-                    EmailVerificationToken.expires_at < before,
-                    EmailVerificationToken.used_at < before,
-                )
-            )
-        )
-        return rows_changed(result)
 
 
 class TotpRepository(Repository[TotpCredential]):

@@ -16,13 +16,8 @@ from parley.accounts.errors import (
     MfaNotEnabled,
     MfaSetupNotStarted,
 )
-from parley.accounts.mail import (
-    email_changed_notice,
-    new_device_notice,
-    verification_mail,
-)
+from parley.accounts.mail import new_device_notice
 from parley.accounts.repository import (
-    EmailVerificationRepository,
     KnownDeviceRepository,
     MfaChallengeRepository,
     RecoveryCodeRepository,
@@ -37,24 +32,24 @@ from parley.accounts.totp import (
     provisioning_uri,
 )
 from parley.audit.repository import AuditRepository
-from parley.auth.cache import AccessCache
-from parley.auth.devices import device_name
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.encryption import SecretBox, UnreadableSecret
 from parley.core.errors import FieldError, RateLimited, ValidationFailed
 from parley.core.passwords import verify_password
 from parley.core.ratelimit import Limiter
-from parley.core.tokens import hash_opaque_token, new_opaque_token
+from parley.core.tokens import hash_opaque_token
 from parley.db.engine import Database
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
 from parley.jobs.mail import send_mail
-from parley.models.accounts import EmailVerificationToken, TotpCredential
+from parley.logins.cache import AccessCache
+from parley.logins.devices import device_name
+from parley.models.accounts import TotpCredential
 from parley.models.user import User
-from parley.users.repository import UserRepository
+from parley.users.repository import EmailVerificationRepository, UserRepository
+from parley.users.verification import EmailVerification
 
-VERIFICATION_LIFETIME = timedelta(hours=24)
 # A sign-in from a device not seen on the account for this long mails its holder.
 DEVICE_MEMORY = timedelta(days=90)
 TOTP_PURPOSE = "totp-secret"
@@ -62,34 +57,6 @@ TOTP_PURPOSE = "totp-secret"
 
 def totp_box(settings: Settings) -> SecretBox:
     return SecretBox.for_settings(settings, purpose=TOTP_PURPOSE)
-
-
-class EmailVerification:
-    """Issues verification links inside the caller's transaction; mails them after commit."""
-
-    def __init__(self, uow: UnitOfWork, *, settings: Settings) -> None:
-        self.uow = uow
-        self.settings = settings
-        self.tokens = EmailVerificationRepository(uow.session)
-
-    def send_link(self, user_id: UUID, address: str, *, email_key: str) -> None:
-        token = new_opaque_token()
-        now = utcnow()
-        self.tokens.add(
-            EmailVerificationToken(
-                user_id=user_id,
-                email_key=email_key,
-                token_hash=hash_opaque_token(token),
-                created_at=now,
-                expires_at=now + VERIFICATION_LIFETIME,
-            )
-        )
-        send_mail(
-            self.uow, verification_mail(self.settings, address, token), settings=self.settings
-        )
-
-    def notify_change(self, old_address: str, new_address: str) -> None:
-        send_mail(self.uow, email_changed_notice(old_address, new_address), settings=self.settings)
 
 
 class SecondFactor:

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from parley.auth.cache import AccessCache
 from parley.core.config import Settings
 from parley.core.cursors import CursorCodec
 from parley.core.mail import Mailer
@@ -15,6 +14,7 @@ from parley.events.bell import Doorbell
 from parley.events.fanout import Fanout
 from parley.events.tickets import TicketStore
 from parley.jobs.service import JobQueue
+from parley.logins.cache import AccessCache
 
 
 @dataclass(slots=True)

@@ -9,17 +9,17 @@ from parley.apikeys.keys import matches, new_key, prefix_of
 from parley.apikeys.repository import TOUCH_INTERVAL, ApiKeyRepository
 from parley.apikeys.schemas import ApiKeyCreate
 from parley.audit.repository import AuditRepository
-from parley.auth.cache import AccessCache
 from parley.core.clock import utcnow
 from parley.db.engine import Database
 from parley.db.repository import lock_row
 from parley.db.uow import UnitOfWork
+from parley.logins.cache import AccessCache
 from parley.models.accounts import ApiKey
 from parley.models.user import User
 from parley.users.errors import UserNotFound
 
 MAX_LIVE_KEYS = 20
-# A verified key is remembered at most this long, like a login session (auth/cache.py).
+# A verified key is remembered at most this long, like a login session (logins/cache.py).
 _NEVER_EXPIRES_S = 365 * 86400.0
 # The scope of each key remembered in this process; a key's scope never changes, and its
 # revocation goes through the access cache, which forgets the key itself.

@@ -13,7 +13,6 @@ from datetime import timedelta
 from uuid import UUID
 
 from parley.auth import service as auth_service
-from parley.auth.cache import AccessCache
 from parley.auth.errors import InvalidRefreshToken, RefreshTokenReused
 from parley.auth.repository import RefreshOutcome, RefreshRows
 from parley.core.ids import new_id
@@ -21,6 +20,7 @@ from parley.core.logging import security_event
 from parley.core.tokens import TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
 from parley.db.fast import Driver, envelope, transaction
+from parley.logins.cache import AccessCache
 
 
 class AuthHotPaths:

@@ -10,10 +10,8 @@ from uuid import UUID
 
 from parley.accounts.errors import EmailNotVerified, InvalidMfaCode, InvalidMfaToken
 from parley.accounts.repository import KnownDeviceRepository, MfaChallengeRepository
-from parley.accounts.service import EmailVerification, SecondFactor, notice_if_new_device
+from parley.accounts.service import SecondFactor, notice_if_new_device
 from parley.audit.repository import AuditRepository
-from parley.auth.cache import AccessCache
-from parley.auth.devices import MAX_USER_AGENT, device_name
 from parley.auth.errors import (
     InvalidAccessToken,
     InvalidCredentials,
@@ -22,11 +20,7 @@ from parley.auth.errors import (
     LoginSessionNotFound,
     RefreshTokenReused,
 )
-from parley.auth.repository import (
-    LoginSessionRepository,
-    RefreshTokenRepository,
-    ResetTokenRepository,
-)
+from parley.auth.repository import RefreshTokenRepository, ResetTokenRepository
 from parley.core.clock import utcnow as utcnow  # the auth use cases' clock (hot_paths.py too)
 from parley.core.config import Settings
 from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
@@ -39,11 +33,15 @@ from parley.db.engine import Database
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
 from parley.jobs.mail import send_mail
+from parley.logins.cache import AccessCache
+from parley.logins.devices import MAX_USER_AGENT, device_name
+from parley.logins.repository import LoginSessionRepository
 from parley.models.accounts import MfaChallenge
 from parley.models.user import LoginSession, RefreshToken, User
 from parley.ops.metrics import LOGIN_ATTEMPTS
 from parley.users.repository import UserRepository, email_key
 from parley.users.service import check_new_password
+from parley.users.verification import EmailVerification
 
 # Two refreshes of one token this close together are a client racing itself, not theft.
 REFRESH_REUSE_GRACE = timedelta(seconds=10)

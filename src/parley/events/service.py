@@ -6,8 +6,6 @@ from datetime import timedelta
 from uuid import UUID
 
 from parley.apikeys.service import api_key_live
-from parley.auth.cache import AccessCache
-from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.db.engine import Database
 from parley.db.uow import UnitOfWork
@@ -15,6 +13,8 @@ from parley.events.errors import UnknownEventTypes
 from parley.events.fanout import Fanout, Filters, LiveEvent, Subscription
 from parley.events.repository import EventRepository, StoredEvent, TicketRepository
 from parley.events.types import EVENT_TYPES
+from parley.logins.cache import AccessCache
+from parley.logins.repository import LoginSessionRepository
 from parley.models.user import User
 
 STREAM_BATCH = 100

@@ -2,20 +2,21 @@
 
 import structlog
 
-from parley.api.resources import Resources
+from parley.core.config import Settings
 from parley.core.errors import ParleyError
+from parley.db.engine import Database
 from parley.db.uow import UnitOfWork
+from parley.logins.cache import AccessCache
 from parley.users.service import UserService
 
 log = structlog.get_logger("parley.users")
 
 
-async def ensure_first_admin(resources: Resources) -> None:
-    settings = resources.settings
+async def ensure_first_admin(settings: Settings, database: Database, cache: AccessCache) -> None:
     if not settings.first_admin_email or settings.first_admin_password is None:
         return
-    async with resources.database.sessions() as db:
-        service = UserService(UnitOfWork(db), settings=settings, cache=resources.access_cache)
+    async with database.sessions() as db:
+        service = UserService(UnitOfWork(db), settings=settings, cache=cache)
         try:
             await service.ensure_admin(
                 email=settings.first_admin_email,

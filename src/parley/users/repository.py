@@ -1,13 +1,14 @@
-"""All SQL of the users domain."""
+"""All SQL of the users domain: users, and the links that verify their email addresses."""
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from parley.core.errors import ParleyError
 from parley.db.repository import Repository, rows_changed, violates
+from parley.models.accounts import EmailVerificationToken
 from parley.models.chat import Media
 from parley.models.user import User
 from parley.users.errors import EmailTaken, PhoneNumberTaken, UsernameTaken
@@ -89,3 +90,46 @@ class UserRepository(Repository[User]):
         if violates(exc, "uq_users_phone_number", "users.phone_number"):
             return PhoneNumberTaken()
         return exc
+
+
+class EmailVerificationRepository(Repository[EmailVerificationToken]):
+    model = EmailVerificationToken
+
+    async def claim(self, token_hash: str, *, now: datetime) -> EmailVerificationToken | None:
+        """Use up a valid token; return it, or None when it is unknown, used or expired."""
+        result = await self.session.execute(
+            update(EmailVerificationToken)
+            .where(
+                EmailVerificationToken.token_hash == token_hash,
+                EmailVerificationToken.used_at.is_(None),
+                EmailVerificationToken.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if rows_changed(result) != 1:
+            return None
+        return await self.session.scalar(
+            select(EmailVerificationToken).where(EmailVerificationToken.token_hash == token_hash)
+        )
+
+    async def use_up_all(self, user_id: UUID, *, now: datetime) -> None:
+        await self.session.execute(
+            update(EmailVerificationToken)
+            .where(
+                EmailVerificationToken.user_id == user_id,
+                EmailVerificationToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def delete_spent(self, *, before: datetime) -> int:
+        """Delete links that expired, or were used, before `before`."""
+        result = await self.session.execute(
+            delete(EmailVerificationToken).where(
+                or_(
+                    EmailVerificationToken.expires_at < before,
+                    EmailVerificationToken.used_at < before,
+                )
+            )
+        )
+        return rows_changed(result)

@@ -2,20 +2,20 @@
 
 from uuid import UUID
 
-from parley.accounts.service import EmailVerification
 from parley.audit.repository import AuditRepository
-from parley.auth.cache import AccessCache
-from parley.auth.repository import LoginSessionRepository
 from parley.core.clock import utcnow
 from parley.core.config import Settings
 from parley.core.errors import Conflict, FieldError, ValidationFailed
 from parley.core.passwords import hash_password, is_common_password, verify_password
 from parley.db.uow import UnitOfWork
+from parley.logins.cache import AccessCache
+from parley.logins.repository import LoginSessionRepository
 from parley.media.jobs import remove_files_after_commit
 from parley.models.user import Role, User
 from parley.users.errors import UserNotFound
 from parley.users.repository import UserRepository, email_key, username_key
 from parley.users.schemas import UserCreate, UserUpdateAdmin, UserUpdateMe
+from parley.users.verification import EmailVerification
 
 
 def check_new_password(password: str, field: str = "body.password") -> None:
