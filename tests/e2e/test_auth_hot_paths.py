@@ -94,6 +94,58 @@ async def test_me_is_the_bytes_the_orm_path_renders_through_every_change(
     assert refused.headers["www-authenticate"] == "Bearer"
 
 
+# POST /auth/login
+
+# The account, the device's row, then (in one transaction) the device seen now, the login
+# session, its refresh token and the audit entry.
+_SIGN_IN = 6
+BROWSER = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+async def _log_in(client: httpx.AsyncClient, account: Account, **headers: str) -> httpx.Response:
+    body = {"email": account.email.upper(), "password": PASSWORD}
+    return await client.post(f"{API}/auth/login", json=body, headers=headers)
+
+
+async def test_a_sign_in_from_a_known_device_is_lean_and_opens_the_same_session(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, admin: Account
+) -> None:
+    with statements_sent(app) as sent:
+        response = await _log_in(client, alice)  # sign_up signed in from this device
+    assert response.status_code == 200, response.text
+    assert sent.orm == [] and len(sent.lean) == _SIGN_IN, sent
+    pair = response.json()["data"]
+    assert pair["token_type"] == "bearer" and pair["session_id"] != alice.session_id
+    caller = {"Authorization": f"Bearer {pair['access_token']}"}
+    listed = await client.get(f"{API}/auth/sessions", headers=caller)
+    sessions = {s["id"]: s for s in listed.json()["data"]["items"]}
+    assert set(sessions) == {alice.session_id, pair["session_id"]}
+    assert sessions[pair["session_id"]]["current"] is True
+    refreshed = await client.post(
+        f"{API}/auth/refresh", json={"refresh_token": pair["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    audit = await client.get(f"{API}/audit", params={"action": "auth.login"}, headers=admin.headers)
+    entry = next(e for e in audit.json()["data"]["items"] if e["target_id"] == pair["session_id"])
+    assert (entry["actor_id"], entry["target_type"]) == (alice.id, "login_session")
+    assert entry["ip_address"] == "203.0.113.7" and entry["request_id"]
+
+
+async def test_a_sign_in_from_another_device_takes_the_full_path(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    with statements_sent(app) as sent:
+        response = await _log_in(client, alice, **{"User-Agent": BROWSER})
+    assert response.status_code == 200, response.text
+    assert len(sent.lean) == 2 and sent.orm, sent  # the account and the device, then the ORM
+    with statements_sent(app) as sent:
+        again = await _log_in(client, alice, **{"User-Agent": BROWSER})
+    assert again.status_code == 200 and sent.orm == [] and len(sent.lean) == _SIGN_IN, sent
+
+
 # POST /auth/refresh
 
 # Statements on the driver connection: PostgreSQL one, its own transaction; SQLite (inside

@@ -20,6 +20,7 @@ async def get_auth_service(db: DbSession, resources: ResourcesDep) -> AuthServic
         tokens=resources.tokens,
         login_failures=resources.login_failures,
         cache=resources.access_cache,
+        database=resources.database,
     )
 
 

@@ -14,6 +14,7 @@ from parley.core.request_context import current_request
 from parley.db.fast import Driver, Row, compiled
 from parley.db.repository import Repository, rows_changed
 from parley.db.types import UTCDateTime
+from parley.models.accounts import DEVICE_PART_LENGTH
 from parley.models.user import LoginSession, PasswordResetToken, RefreshToken, User
 
 
@@ -259,3 +260,115 @@ class RefreshRows:
                 "details": details,
             },
         )
+
+
+# The columns of an account a sign-in reads (decision 198).
+_SIGN_IN_ACCOUNT = """
+SELECT id, email, email_key, password_hash, role, is_active, email_verified, mfa_enabled,
+       has_signed_in
+FROM users WHERE email_key = :email_key
+"""
+# A sign-in from a device the account used lately (decision 198): the device's row, then the
+# login session, its first refresh token and the audit entry, with no ORM in between.
+_DEVICE_LAST_SEEN = """
+SELECT last_seen_at FROM known_devices
+WHERE user_id = :user_id AND browser = :browser AND system = :system AND network = :network
+"""
+_DEVICE_SEEN_NOW = """
+UPDATE known_devices SET last_seen_at = :now
+WHERE user_id = :user_id AND browser = :browser AND system = :system AND network = :network
+"""
+_OPEN_LOGIN_SESSION = """
+INSERT INTO login_sessions (id, user_id, user_agent, ip_address, device, created_at,
+                            last_used_at, expires_at)
+VALUES (:sid, :user_id, :user_agent, :ip, :device, :now, :now, :expires)
+"""
+_ISSUE_FIRST_REFRESH = """
+INSERT INTO refresh_tokens (id, login_session_id, token_hash, created_at, expires_at)
+VALUES (:token_id, :sid, :new_hash, :now, :expires)
+"""
+_RECORD_LOGIN = """
+INSERT INTO audit_log (id, created_at, action, actor_id, target_type, target_id, ip_address,
+                       user_agent, request_id, details)
+VALUES (:audit_id, :now, 'auth.login', :user_id, 'login_session', :sid, :request_ip,
+        :request_ua, :rid, NULL)
+"""
+
+
+class LoginRows:
+    """The SQL of an everyday sign-in on the lean path, on one driver connection."""
+
+    def __init__(self, db: Driver, dialect: Any) -> None:
+        self.db = db
+        self.dialect = dialect
+
+    def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
+        return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+
+    async def account(self, email_key: str) -> User | None:
+        """The account with this email key, as a detached `User` holding only the columns a
+        sign-in reads (its id, addresses, password hash, role and flags)."""
+        rows = await self._run("sign_in_account", _SIGN_IN_ACCOUNT, {"email_key": email_key})
+        if not rows:
+            return None
+        user_id, email, key, password_hash, role, active, verified, mfa, signed_in = rows[0]
+        return User(
+            id=UUID(self.db.uuid_text(user_id)),
+            email=email,
+            email_key=key,
+            password_hash=password_hash,
+            role=role,
+            is_active=bool(active),
+            email_verified=bool(verified),
+            mfa_enabled=bool(mfa),
+            has_signed_in=bool(signed_in),
+        )
+
+    async def open_on_known_device(
+        self,
+        user_id: UUID,
+        device: tuple[str, str, str],
+        *,
+        seen_since: datetime,
+        session_id: UUID,
+        user_agent: str | None,
+        ip_address: str | None,
+        device_name: str,
+        now: datetime,
+        expires_at: datetime,
+        token_hash: str,
+    ) -> bool:
+        """When the account signed in from `device` since `seen_since`, mark it seen and open
+        login session `session_id` with its first refresh token, recorded; else write nothing
+        and say False. The caller's transaction commits."""
+        db = self.db
+        browser, system, network = (part[:DEVICE_PART_LENGTH] for part in device)
+        params: dict[str, Any] = {
+            "user_id": db.uuid(user_id),
+            "browser": browser,
+            "system": system,
+            "network": network,
+        }
+        seen = await self._run("device_last_seen", _DEVICE_LAST_SEEN, params)
+        if not seen or db.time_value(seen[0][0]) < seen_since:
+            return False
+        request = current_request()
+        params |= {
+            "now": db.time(now),
+            "sid": db.uuid(session_id),
+            "user_agent": user_agent,
+            "ip": ip_address,
+            "device": device_name,
+            "expires": db.time(expires_at),
+            "token_id": db.uuid(new_id()),
+            "new_hash": token_hash,
+            "audit_id": db.uuid(new_id()),
+            "request_ip": request.ip_address,
+            "request_ua": request.user_agent,
+            "rid": request.request_id,
+        }
+        await self._run("device_seen_now", _DEVICE_SEEN_NOW, params)
+        await self._run("open_login_session", _OPEN_LOGIN_SESSION, params)
+        await self._run("issue_first_refresh", _ISSUE_FIRST_REFRESH, params)
+        await self._run("record_login", _RECORD_LOGIN, params)
+        return True

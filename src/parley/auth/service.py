@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from parley.accounts.devices import device_signature
 from parley.accounts.errors import EmailNotVerified, InvalidMfaCode, InvalidMfaToken
 from parley.accounts.repository import KnownDeviceRepository, MfaChallengeRepository
-from parley.accounts.service import SecondFactor, notice_if_new_device
+from parley.accounts.service import DEVICE_MEMORY, SecondFactor, notice_if_new_device
 from parley.audit.repository import AuditRepository
 from parley.auth.errors import (
     InvalidAccessToken,
@@ -20,16 +21,18 @@ from parley.auth.errors import (
     LoginSessionNotFound,
     RefreshTokenReused,
 )
-from parley.auth.repository import RefreshTokenRepository, ResetTokenRepository
+from parley.auth.repository import LoginRows, RefreshTokenRepository, ResetTokenRepository
 from parley.core.clock import utcnow as utcnow  # the auth use cases' clock (hot_paths.py too)
 from parley.core.config import Settings
 from parley.core.errors import AccountDisabled, FieldError, RateLimited, ValidationFailed
+from parley.core.ids import new_id
 from parley.core.logging import security_event
 from parley.core.mail import Mail
 from parley.core.passwords import dummy_hash, hash_password, verify_password
 from parley.core.ratelimit import Limiter
 from parley.core.tokens import InvalidToken, TokenCodec, hash_opaque_token, new_opaque_token
 from parley.db.engine import Database
+from parley.db.fast import Driver, reading, transaction
 from parley.db.session import begin_write
 from parley.db.uow import UnitOfWork
 from parley.jobs.mail import send_mail
@@ -127,9 +130,12 @@ class AuthService:
         reset_tokens: ResetTokenRepository | None = None,
         audit: AuditRepository | None = None,
         devices: KnownDeviceRepository | None = None,
+        database: Database | None = None,
     ) -> None:
-        """Repositories default to SQL ones on the unit of work's session; tests pass fakes."""
+        """Repositories default to SQL ones on the unit of work's session; tests pass fakes.
+        With `database`, a sign-in from a known device takes the lean path."""
         self.uow = uow
+        self.database = database
         self.cache = cache
         self.settings = settings
         self.tokens = tokens
@@ -148,8 +154,7 @@ class AuthService:
         or, with MFA on, answer the token of the second step (`second_step=False`: refuse)."""
         budgets = [("ip", client.ip_address or "unknown"), ("account", email_key(email))]
         await self._ensure_within_budget(budgets)
-        async with self.uow:
-            user = await self.users.get_by_email(email)
+        user = await self._account(email)
         stored = user.password_hash if user else await dummy_hash(self.settings.bcrypt_rounds)
         if not await verify_password(password, stored) or user is None:
             for budget in budgets:
@@ -172,6 +177,13 @@ class AuthService:
         issued = await self._open_login_session(user, client)
         LOGIN_ATTEMPTS.labels("success").inc()
         return issued
+
+    async def _account(self, email: str) -> User | None:
+        if self.database is None:
+            async with self.uow:
+                return await self.users.get_by_email(email)
+        async with reading(self.database) as conn:
+            return await LoginRows(conn, conn.dialect).account(email_key(email))
 
     async def complete_mfa(self, mfa_token: str, code: str, *, client: ClientInfo) -> IssuedTokens:
         """The second step of a sign-in with MFA: a TOTP code, or an unused recovery code."""
@@ -436,11 +448,43 @@ class AuthService:
 
     async def _open_login_session(self, user: User, client: ClientInfo) -> IssuedTokens:
         now = utcnow()
+        if self.database is not None and user.has_signed_in:
+            issued = await self._open_on_known_device(self.database, user, client, now)
+            if issued is not None:
+                return issued
         async with self.uow:
             await begin_write(self.uow.session)
             issued = await self._add_login_session(user, client, now)
             await self.uow.commit()
         return issued
+
+    async def _open_on_known_device(
+        self, database: Database, user: User, client: ClientInfo, now: datetime
+    ) -> IssuedTokens | None:
+        """The everyday sign-in on the lean path (decision 198): an account that signed in
+        before, from a device it used in the last 90 days, so no notice goes out. The same
+        rows as `_add_login_session`, with no ORM work on the event loop; None when the
+        device is new or forgotten (nothing written: the full path takes it from there)."""
+        user_agent = client.user_agent[:MAX_USER_AGENT] if client.user_agent else None
+        session_id, refresh_token = new_id(), new_opaque_token()
+
+        async def open_session(conn: Driver) -> bool:
+            return await LoginRows(conn, conn.dialect).open_on_known_device(
+                user.id,
+                device_signature(user_agent, client.ip_address),
+                seen_since=now - DEVICE_MEMORY,
+                session_id=session_id,
+                user_agent=user_agent,
+                ip_address=client.ip_address,
+                device_name=device_name(user_agent),
+                now=now,
+                expires_at=self._refresh_expiry(now),
+                token_hash=hash_opaque_token(refresh_token),
+            )
+
+        if not await transaction(database, open_session):
+            return None
+        return self._tokens(user, session_id, refresh_token)
 
     async def _add_login_session(
         self, user: User, client: ClientInfo, now: datetime, *, factor: str | None = None
@@ -490,6 +534,9 @@ class AuthService:
                 expires_at=self._refresh_expiry(now),
             )
         )
+        return self._tokens(user, login_session_id, refresh_token)
+
+    def _tokens(self, user: User, login_session_id: UUID, refresh_token: str) -> IssuedTokens:
         access_token = self.tokens.issue(
             user_id=user.id, login_session_id=login_session_id, role=user.role
         )
