@@ -186,8 +186,9 @@ class RefreshOutcome:
     claimed: bool
 
 
-class RefreshRows:
-    """The SQL of a refresh on the lean path, on one driver connection."""
+class _LeanRows:
+    """Statements of the auth domain's lean paths, on one driver connection: each compiled
+    once per dialect under its key."""
 
     def __init__(self, db: Driver, dialect: Any) -> None:
         self.db = db
@@ -195,6 +196,10 @@ class RefreshRows:
 
     def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
         return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+
+
+class RefreshRows(_LeanRows):
+    """The SQL of a refresh on the lean path."""
 
     async def refresh(
         self,
@@ -295,15 +300,8 @@ VALUES (:audit_id, :now, 'auth.login', :user_id, 'login_session', :sid, :request
 """
 
 
-class LoginRows:
-    """The SQL of an everyday sign-in on the lean path, on one driver connection."""
-
-    def __init__(self, db: Driver, dialect: Any) -> None:
-        self.db = db
-        self.dialect = dialect
-
-    def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
-        return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+class LoginRows(_LeanRows):
+    """The SQL of an everyday sign-in on the lean path."""
 
     async def account(self, email_key: str) -> User | None:
         """The account with this email key, as a detached `User` holding only the columns a
