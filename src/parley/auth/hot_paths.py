@@ -63,9 +63,7 @@ class AuthHotPaths:
                 raise InvalidRefreshToken  # expired, revoked, disabled, or a racing twin
             revoked = reused and found.unrevoked
             if revoked:
-                await rows.record_reuse(
-                    new_id(), login_session_id=UUID(session_id), user_id=user_id, now=now
-                )
+                await rows.record_reuse(login_session_id=UUID(session_id), user_id=user_id, now=now)
             # Committed when this returns: the rotation, or the revocation that must survive
             # the 401 that follows.
             return found, user_id, session_id, reused, revoked

@@ -9,6 +9,7 @@ from uuid import UUID
 import orjson
 from sqlalchemy import String, Uuid, insert, literal, select, text, update
 
+from parley.accounts.devices import DeviceSignature
 from parley.core.ids import new_id
 from parley.core.request_context import current_request
 from parley.db.fast import Driver, Row, compiled
@@ -166,11 +167,12 @@ WHERE id = :sid AND revoked_at IS NULL AND expires_at > :now
 """
 
 
-# The audit entry of a reuse, in the revocation's transaction (see AuditRepository.record).
-_RECORD_REUSE = """
+# An audit entry written in a lean transaction, stamped with the request that caused it
+# (as AuditRepository.record does).
+_RECORD_AUDIT = """
 INSERT INTO audit_log (id, created_at, action, actor_id, target_type, target_id, ip_address,
                        user_agent, request_id, details)
-VALUES (:id, :now, 'auth.refresh_reused', NULL, 'user', :user_id, :ip, :ua, :rid, :details)
+VALUES (:id, :now, :action, :actor_id, :target_type, :target_id, :ip, :ua, :rid, :details)
 """
 
 
@@ -196,6 +198,39 @@ class _LeanRows:
 
     def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
         return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+
+    async def _record(
+        self,
+        action: str,
+        *,
+        now: datetime,
+        actor_id: UUID | None,
+        target_type: str,
+        target_id: UUID,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Write an audit entry in the connection's transaction."""
+        request = current_request()
+        db = self.db
+        sql = _RECORD_AUDIT
+        if self.dialect.name == "postgresql":
+            sql = sql.replace(":details", "CAST(:details AS JSON)")
+        await self._run(
+            "record_audit",
+            sql,
+            {
+                "id": db.uuid(new_id()),
+                "now": db.time(now),
+                "action": action,
+                "actor_id": db.uuid(actor_id) if actor_id is not None else None,
+                "target_type": target_type,
+                "target_id": db.uuid(target_id),
+                "ip": request.ip_address,
+                "ua": request.user_agent,
+                "rid": request.request_id,
+                "details": orjson.dumps(details).decode() if details is not None else None,
+            },
+        )
 
 
 class RefreshRows(_LeanRows):
@@ -242,28 +277,15 @@ class RefreshRows(_LeanRows):
             await self._run("revoke_login_session", _REVOKE_LOGIN_SESSION, params)
         return RefreshOutcome(sid, used_at, user_id, role, bool(unrevoked), bool(claimable))
 
-    async def record_reuse(
-        self, entry_id: UUID, *, login_session_id: UUID, user_id: UUID, now: datetime
-    ) -> None:
+    async def record_reuse(self, *, login_session_id: UUID, user_id: UUID, now: datetime) -> None:
         """Write the `auth.refresh_reused` audit entry of a revocation by reuse."""
-        request = current_request()
-        db = self.db
-        details = orjson.dumps({"login_session_id": str(login_session_id)}).decode()
-        sql = _RECORD_REUSE
-        if self.dialect.name == "postgresql":
-            sql = sql.replace(":details", "CAST(:details AS JSON)")
-        await self._run(
-            "record_reuse",
-            sql,
-            {
-                "id": db.uuid(entry_id),
-                "now": db.time(now),
-                "user_id": db.uuid(user_id),
-                "ip": request.ip_address,
-                "ua": request.user_agent,
-                "rid": request.request_id,
-                "details": details,
-            },
+        await self._record(
+            "auth.refresh_reused",
+            now=now,
+            actor_id=None,
+            target_type="user",
+            target_id=user_id,
+            details={"login_session_id": str(login_session_id)},
         )
 
 
@@ -274,7 +296,8 @@ SELECT id, email, email_key, password_hash, role, is_active, email_verified, mfa
 FROM users WHERE email_key = :email_key
 """
 # A sign-in from a device the account used lately (decision 198): the device's row, then the
-# login session, its first refresh token and the audit entry, with no ORM in between.
+# login session, its first refresh token (_ISSUE_REFRESH) and the audit entry, with no ORM in
+# between.
 _DEVICE_LAST_SEEN = """
 SELECT last_seen_at FROM known_devices
 WHERE user_id = :user_id AND browser = :browser AND system = :system AND network = :network
@@ -287,16 +310,6 @@ _OPEN_LOGIN_SESSION = """
 INSERT INTO login_sessions (id, user_id, user_agent, ip_address, device, created_at,
                             last_used_at, expires_at)
 VALUES (:sid, :user_id, :user_agent, :ip, :device, :now, :now, :expires)
-"""
-_ISSUE_FIRST_REFRESH = """
-INSERT INTO refresh_tokens (id, login_session_id, token_hash, created_at, expires_at)
-VALUES (:token_id, :sid, :new_hash, :now, :expires)
-"""
-_RECORD_LOGIN = """
-INSERT INTO audit_log (id, created_at, action, actor_id, target_type, target_id, ip_address,
-                       user_agent, request_id, details)
-VALUES (:audit_id, :now, 'auth.login', :user_id, 'login_session', :sid, :request_ip,
-        :request_ua, :rid, NULL)
 """
 
 
@@ -325,7 +338,7 @@ class LoginRows(_LeanRows):
     async def open_on_known_device(
         self,
         user_id: UUID,
-        device: tuple[str, str, str],
+        device: DeviceSignature,
         *,
         seen_since: datetime,
         session_id: UUID,
@@ -350,7 +363,6 @@ class LoginRows(_LeanRows):
         seen = await self._run("device_last_seen", _DEVICE_LAST_SEEN, params)
         if not seen or db.time_value(seen[0][0]) < seen_since:
             return False
-        request = current_request()
         params |= {
             "now": db.time(now),
             "sid": db.uuid(session_id),
@@ -358,15 +370,17 @@ class LoginRows(_LeanRows):
             "ip": ip_address,
             "device": device_name,
             "expires": db.time(expires_at),
-            "token_id": db.uuid(new_id()),
+            "new_id": db.uuid(new_id()),
             "new_hash": token_hash,
-            "audit_id": db.uuid(new_id()),
-            "request_ip": request.ip_address,
-            "request_ua": request.user_agent,
-            "rid": request.request_id,
         }
         await self._run("device_seen_now", _DEVICE_SEEN_NOW, params)
         await self._run("open_login_session", _OPEN_LOGIN_SESSION, params)
-        await self._run("issue_first_refresh", _ISSUE_FIRST_REFRESH, params)
-        await self._run("record_login", _RECORD_LOGIN, params)
+        await self._run("issue_refresh", _ISSUE_REFRESH, params)
+        await self._record(
+            "auth.login",
+            now=now,
+            actor_id=user_id,
+            target_type="login_session",
+            target_id=session_id,
+        )
         return True
