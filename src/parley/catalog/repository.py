@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from parley.catalog.errors import SellerNameTaken, VendorExists
 from parley.core.errors import ParleyError
 from parley.db.base import Base
-from parley.db.fast import Compiled, Driver, Row, compiled
+from parley.db.fast import Compiled, Driver, Row, compiled, page_limit
 from parley.db.repository import Repository, lock_row, violates
 from parley.db.search import (
     LIKE_ESCAPE,
@@ -322,11 +322,11 @@ class CatalogRows:
         admin = viewer.role == Role.ADMIN
         in_session = chat_session_id is not None
         search = _SellerSearchVariant.of(q, self.dialect.name)
-        key = ("catalog.sellers", admin, in_session, after is not None, search)
+        key = ("catalog.sellers", admin, in_session, after is not None, search, limit + 1)
         statement = self._statement(
-            key, lambda: _seller_page(admin, in_session, after is not None, search)
+            key, lambda: _seller_page(admin, in_session, after is not None, search, limit + 1)
         )
-        params: dict[str, Any] = self._viewer(viewer) | {"limit": limit + 1}
+        params: dict[str, Any] = self._viewer(viewer)
         if chat_session_id is not None:
             params["sid"] = self.db.uuid(chat_session_id)
         if q and search is not None:
@@ -363,11 +363,12 @@ class CatalogRows:
         admin = viewer.role == Role.ADMIN
         dialect = self.dialect.name
         ascii_only = bool(q) and (q or "").isascii()
-        key = ("catalog.vendors", admin, after is not None, bool(q), ascii_only)
+        key = ("catalog.vendors", admin, after is not None, bool(q), ascii_only, limit + 1)
         statement = self._statement(
-            key, lambda: _vendor_page(admin, after is not None, bool(q), ascii_only, dialect)
+            key,
+            lambda: _vendor_page(admin, after is not None, bool(q), ascii_only, dialect, limit + 1),
         )
-        params: dict[str, Any] = self._viewer(viewer) | {"limit": limit + 1}
+        params: dict[str, Any] = self._viewer(viewer)
         if q:
             params["name_pattern"] = scan_pattern(q, dialect)
             params["phone_pattern"] = contains_pattern(q)
@@ -439,7 +440,7 @@ def _seller_read(admin: bool) -> ClauseElement:
 
 
 def _seller_page(
-    admin: bool, in_session: bool, after: bool, search: _SellerSearchVariant | None
+    admin: bool, in_session: bool, after: bool, search: _SellerSearchVariant | None, rows: int
 ) -> ClauseElement:
     if in_session:
         # The chat session's visibility, tested on its own row in the same statement.
@@ -462,7 +463,7 @@ def _seller_page(
             after_rank = bindparam("after_rank", type_=Integer)
             query = query.where(or_(rank > after_rank, and_(rank == after_rank, _s.id < after_id)))
         query = query.order_by(rank, _s.id.desc())
-    return query.where(scope).limit(bindparam("limit", type_=Integer))
+    return query.where(scope).limit(page_limit(rows))
 
 
 def _session_vendor(admin: bool) -> ClauseElement:
@@ -476,7 +477,7 @@ def _session_vendor(admin: bool) -> ClauseElement:
 
 
 def _vendor_page(
-    admin: bool, after: bool, q: bool, ascii_only: bool, dialect: str
+    admin: bool, after: bool, q: bool, ascii_only: bool, dialect: str, rows: int
 ) -> ClauseElement:
     query = select(*VENDOR_COLUMNS).where(_visible(_v.user_id, admin))
     if after:
@@ -485,4 +486,4 @@ def _vendor_page(
         name = bound_scan(_v.name, dialect, ascii_only=ascii_only, param=bindparam("name_pattern"))
         phone = _v.phone_number.like(bindparam("phone_pattern"), escape=LIKE_ESCAPE)
         query = query.where(or_(name, phone))
-    return query.order_by(_v.id.desc()).limit(bindparam("limit", type_=Integer))
+    return query.order_by(_v.id.desc()).limit(page_limit(rows))

@@ -9,7 +9,6 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     ClauseElement,
-    Integer,
     Select,
     Update,
     and_,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from parley.db.fast import Compiled, Driver, Row, compiled
+from parley.db.fast import Compiled, Driver, Row, compiled, page_limit
 from parley.db.repository import Repository, lock_row, rows_changed
 from parley.db.search import LIKE_ESCAPE, contains_pattern, dialect_name
 from parley.events.repository import EVENT_LOCK_KEY, EventRows, NewEvent
@@ -334,7 +333,9 @@ def _session_read(admin: bool) -> ClauseElement:
     return query if admin else query.where(_cs.c.user_id == bindparam("viewer"))
 
 
-def _session_page(after: bool, search: bool, indexed: bool, dialect: str) -> ClauseElement:
+def _session_page(
+    after: bool, search: bool, indexed: bool, dialect: str, rows: int
+) -> ClauseElement:
     query = _sessions_with_vendor().where(_cs.c.user_id == bindparam("owner"))
     if search:  # the same title search as list_page, its operand bound
         title = TITLE_SEARCH.bound_contains(
@@ -347,12 +348,10 @@ def _session_page(after: bool, search: bool, indexed: bool, dialect: str) -> Cla
         query = query.where(
             or_(_cs.c.activity_at < at, and_(_cs.c.activity_at == at, _cs.c.id < last_id))
         )
-    return query.order_by(_cs.c.activity_at.desc(), _cs.c.id.desc()).limit(
-        bindparam("limit", type_=Integer)
-    )
+    return query.order_by(_cs.c.activity_at.desc(), _cs.c.id.desc()).limit(page_limit(rows))
 
 
-def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> ClauseElement:
+def _message_page(admin: bool, descending: bool, after: bool, q: bool, rows: int) -> ClauseElement:
     # The ownership test is an EXISTS on the session's own row: joining from chat_sessions
     # made PostgreSQL's planner sort the whole session before the LIMIT.
     query = (
@@ -368,7 +367,7 @@ def _message_page(admin: bool, descending: bool, after: bool, q: bool) -> Clause
         after_seq = bindparam("after_seq", type_=BigInteger)
         query = query.where(_m.c.seq < after_seq if descending else _m.c.seq > after_seq)
     order = _m.c.seq.desc() if descending else _m.c.seq.asc()
-    return query.order_by(order).limit(bindparam("limit", type_=Integer))
+    return query.order_by(order).limit(page_limit(rows))
 
 
 # Where text posts go to the database in groups (ChatRows.post_texts).
@@ -524,11 +523,11 @@ class ChatRows:
         """Up to limit + 1 of the owner's sessions, most recently active first."""
         dialect = self.dialect.name
         indexed = bool(q) and TITLE_SEARCH.uses_index(q or "", dialect)
-        key = ("chats.sessions", after is not None, bool(q), indexed)
+        key = ("chats.sessions", after is not None, bool(q), indexed, limit + 1)
         statement = self._statement(
-            key, lambda: _session_page(after is not None, bool(q), indexed, dialect)
+            key, lambda: _session_page(after is not None, bool(q), indexed, dialect, limit + 1)
         )
-        params: dict[str, Any] = {"owner": self.db.uuid(owner_id), "limit": limit + 1}
+        params: dict[str, Any] = {"owner": self.db.uuid(owner_id)}
         if q:
             params["title_query"] = TITLE_SEARCH.bound_value(_cs.c.title, q, dialect)
         if after is not None:
@@ -549,13 +548,12 @@ class ChatRows:
         """Up to limit + 1 messages of a session the viewer may read, in sequence order."""
         admin, after, search = viewer.role == Role.ADMIN, after_seq is not None, bool(q)
         statement = self._statement(
-            ("chats.messages", admin, descending, after, search),
-            lambda: _message_page(admin, descending, after, search),
+            ("chats.messages", admin, descending, after, search, limit + 1),
+            lambda: _message_page(admin, descending, after, search, limit + 1),
         )
         params: dict[str, Any] = {
             "sid": self.db.uuid(chat_session_id),
             "viewer": self.db.uuid(viewer.id),
-            "limit": limit + 1,
             "after_seq": after_seq,
         }
         if q:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import orjson
-from sqlalchemy import ClauseElement, Dialect
+from sqlalchemy import ClauseElement, ColumnElement, Dialect, Integer, literal_column
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.util import greenlet_spawn
 
@@ -66,6 +66,14 @@ def compiled(key: Hashable, dialect: Dialect, build: Callable[[], ClauseElement]
         found = Compiled(statement.string, tuple(names), constants)
         _compiled[cache_key] = found
     return found
+
+
+def page_limit(rows: int) -> ColumnElement[int]:
+    """A page statement's LIMIT, written into its text rather than bound (decision 199): with
+    a bound LIMIT, PostgreSQL costs its one reusable plan for a tenth of the rows it expects,
+    finds it dearer than planning anew, and plans the statement again on every execution.
+    A statement per page size; sizes are bounded (1-100 items), so are the statements."""
+    return literal_column(str(int(rows)), Integer)
 
 
 def _json_time(value: datetime) -> str:
@@ -117,9 +125,12 @@ class Driver:
     async def command(self, sql: str) -> None:
         """Run a statement without parameters or rows: a transaction's BEGIN, COMMIT, ROLLBACK."""
         try:
-            await self._fetch(sql, [])
+            await self._command(sql)
         except self.interface_errors as error:
             raise sa_exc.InterfaceError(sql, [], error) from error
+
+    async def _command(self, sql: str) -> None:
+        await self._fetch(sql, [])
 
     # The statement that begins a write transaction (SQLite: holding the write lock at once).
     BEGIN_WRITE = "BEGIN"
@@ -188,10 +199,10 @@ class InlineSqliteDriver(SqliteDriver):
 class PostgresDriver(Driver):
     """asyncpg: native UUIDs and timezone-aware timestamps."""
 
+    async def _command(self, sql: str) -> None:
+        await self.connection.execute(sql)  # the simple protocol: no statement to prepare
+
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
-        if not args:
-            await self.connection.execute(sql)  # the simple protocol: no statement to prepare
-            return []
         rows: list[Row] = await self.connection.fetch(sql, *args)
         return rows
 
