@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from parley.core.clock import utcnow
 from parley.core.ids import new_id
 from parley.core.mail import Mail
+from parley.db import fast
 from parley.db.uow import UnitOfWork
 from parley.jobs import JobContext, JobSpec, Payload, enqueue, job, periodic
 from parley.models.jobs import Job
@@ -167,6 +168,34 @@ async def test_a_periodic_job_is_enqueued_once_per_period_across_processes(
 
     await eventually(lambda: len(TICKS) >= 3, what="three periods")
     assert len(TICKS) == len(set(TICKS))
+
+
+async def test_an_idle_process_looks_for_due_jobs_on_the_driver_connection(
+    app: FastAPI,
+) -> None:
+    """Every second the job loop asks whether a job is due and the schedule loop whether a
+    periodic job is: plain reads on the driver connection, nothing through the ORM."""
+    jobs_engine = app.state.resources.jobs.database.engine.sync_engine
+    through_orm: list[str] = []
+    looks: list[str] = []
+
+    def on_orm(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        through_orm.append(statement)
+
+    def on_driver(statement: str, _args: list[Any]) -> None:
+        looks.append(statement)
+
+    await eventually(lambda: _no_jobs(app), what="an idle outbox")
+    event.listen(jobs_engine, "before_cursor_execute", on_orm)
+    fast.statement_observers.append(on_driver)
+    try:
+        await asyncio.sleep(2.5)
+    finally:
+        fast.statement_observers.remove(on_driver)
+        event.remove(jobs_engine, "before_cursor_execute", on_orm)
+    assert sum("FROM jobs" in sql for sql in looks) >= 2
+    assert sum("FROM job_schedules" in sql for sql in looks) >= 2
+    assert through_orm == []
 
 
 async def test_the_reset_mail_is_a_job_in_the_database_before_the_answer(

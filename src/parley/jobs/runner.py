@@ -18,9 +18,10 @@ from parley.core.mail import Mailer
 from parley.core.media_storage import MediaStorage
 from parley.db.engine import Database
 from parley.db.errors import is_database_unavailable
+from parley.db.fast import reading
 from parley.db.uow import UnitOfWork
 from parley.jobs.registry import JobContext, RetryJob, get_job
-from parley.jobs.repository import RUNNING, JobRepository
+from parley.jobs.repository import RUNNING, JobLooks, JobRepository
 from parley.models.jobs import Job
 from parley.ops.metrics import JOBS
 
@@ -64,6 +65,12 @@ class JobRunner:
         async with self.database.sessions() as session, UnitOfWork(session) as uow:
             yield uow, JobRepository(session)
 
+    @asynccontextmanager
+    async def looks(self) -> AsyncIterator[JobLooks]:
+        """The loops' idle reads, on a driver connection of this pool."""
+        async with reading(self.database) as conn:
+            yield JobLooks(conn, conn.dialect)
+
     async def claim_due(self, limit: int) -> list[Job]:
         """Claim up to `limit` due jobs to run in this process."""
         return await self.claim(limit, state=RUNNING)
@@ -75,8 +82,8 @@ class JobRunner:
         due, note in `next_due` when one will be."""
         now = utcnow()
         lease = lease or self.lease
-        async with self.repository() as (_uow, jobs):
-            self.next_due = await jobs.next_due()
+        async with self.looks() as looks:
+            self.next_due = await looks.next_due()
         if self.next_due is None or self.next_due > now:
             return []
         async with self.repository() as (uow, jobs):

@@ -240,8 +240,8 @@ class JobQueue:
         """Give each periodic job its schedule row, first due one interval from now (kept when
         another process made it first). Done at start-up, before any request is served."""
         try:
-            async with self.runner.repository() as (uow, jobs):
-                existing = await jobs.schedules()
+            async with self.runner.looks() as looks:
+                existing = await looks.schedules()
             now = utcnow()
             for periodic in periodic_jobs():
                 if periodic.job.name in existing:
@@ -259,8 +259,8 @@ class JobQueue:
         if not specs:
             return
         now = utcnow()
-        async with self.runner.repository() as (_uow, jobs):
-            schedules = await jobs.schedules()
+        async with self.runner.looks() as looks:
+            schedules = await looks.schedules()
         for periodic in specs:
             name = periodic.job.name
             due_at: datetime | None = schedules.get(name)
