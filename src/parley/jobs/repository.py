@@ -161,6 +161,8 @@ SELECT (SELECT min(run_at) FROM jobs WHERE state = :queued),
        (SELECT min(lease_until) FROM jobs WHERE state IN (:sent, :running))
 """
 _SCHEDULES = "SELECT name, next_run_at FROM job_schedules"
+# The looks' statements, which run beside whatever else the process does.
+IDLE_LOOKS = (_NEXT_DUE, _SCHEDULES)
 
 
 class JobLooks:
