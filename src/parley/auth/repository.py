@@ -7,12 +7,12 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import String, Uuid, insert, literal, select, text, update
+from sqlalchemy import String, Uuid, insert, literal, select, update
 
 from parley.accounts.devices import DeviceSignature
 from parley.core.ids import new_id
 from parley.core.request_context import current_request
-from parley.db.fast import Driver, Row, compiled
+from parley.db.fast import Driver, Row, compiled_text
 from parley.db.repository import Repository, rows_changed
 from parley.db.types import UTCDateTime
 from parley.models.accounts import DEVICE_PART_LENGTH
@@ -197,7 +197,7 @@ class _LeanRows:
         self.dialect = dialect
 
     def _run(self, key: str, sql: str, params: dict[str, Any]) -> Awaitable[list[Row]]:
-        return self.db.fetch(compiled(("auth." + key,), self.dialect, lambda: text(sql)), params)
+        return self.db.fetch(compiled_text("auth." + key, self.dialect, sql), params)
 
     async def _record(
         self,

@@ -19,14 +19,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     true,
     update,
 )
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from parley.db.fast import Compiled, Driver, Row, compiled, page_limit
+from parley.db.fast import Compiled, Driver, Row, compiled, compiled_text, page_limit
 from parley.db.repository import Repository, lock_row, rows_changed
 from parley.db.search import LIKE_ESCAPE, contains_pattern, dialect_name
 from parley.events.repository import EVENT_LOCK_KEY, EventRows, NewEvent
@@ -624,4 +623,4 @@ class ChatRows:
         return PostedText(data=data, owner_id=None)
 
     def _text(self, key: str, sql: str) -> Compiled:
-        return self._statement((key,), lambda: text(sql))
+        return compiled_text(key, self.dialect, sql)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 import orjson
-from sqlalchemy import ClauseElement, ColumnElement, Dialect, Integer, literal_column
+from sqlalchemy import ClauseElement, ColumnElement, Dialect, Integer, literal_column, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.util import greenlet_spawn
 
@@ -66,6 +66,11 @@ def compiled(key: Hashable, dialect: Dialect, build: Callable[[], ClauseElement]
         found = Compiled(statement.string, tuple(names), constants)
         _compiled[cache_key] = found
     return found
+
+
+def compiled_text(key: str, dialect: Dialect, sql: str) -> Compiled:
+    """The SQL text `sql`, under `key`, in this dialect's parameter style, compiled once."""
+    return compiled((key,), dialect, lambda: text(sql))
 
 
 def page_limit(rows: int) -> ColumnElement[int]:

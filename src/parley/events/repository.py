@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.db.fast import Compiled, Driver, compiled
+from parley.db.fast import Compiled, Driver, compiled, compiled_text
 from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.event import Event, EventTicket
@@ -163,7 +163,7 @@ class EventRows:
         db = self.db
         lock = _lock_sql(self.dialect.name)
         if lock is not None:
-            statement = compiled(("events.lock",), self.dialect, lambda: text(lock))
+            statement = compiled_text("events.lock", self.dialect, lock)
             await db.fetch(statement, {"key": EVENT_LOCK_KEY})
         await db.fetch(
             _insert(self.dialect),

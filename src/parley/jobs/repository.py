@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Dialect, and_, delete, func, or_, select, text, update
+from sqlalchemy import Dialect, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.db.fast import Driver, compiled
+from parley.db.fast import Driver, compiled_text
 from parley.db.repository import rows_changed
 from parley.db.session import begin_write
 from parley.models.jobs import Job, JobSchedule
@@ -176,7 +176,7 @@ class JobLooks:
 
     async def next_due(self) -> datetime | None:
         """When a claim will next find something; None when no job waits or runs."""
-        statement = compiled(("jobs.next_due",), self.dialect, lambda: text(_NEXT_DUE))
+        statement = compiled_text("jobs.next_due", self.dialect, _NEXT_DUE)
         params = {"queued": QUEUED, "sent": SENT, "running": RUNNING}
         row = (await self.db.fetch(statement, params))[0]
         found = [self.db.time_value(moment) for moment in row if moment is not None]
@@ -184,6 +184,6 @@ class JobLooks:
 
     async def schedules(self) -> dict[str, datetime]:
         """Each periodic job's next run, by name."""
-        statement = compiled(("jobs.schedules",), self.dialect, lambda: text(_SCHEDULES))
+        statement = compiled_text("jobs.schedules", self.dialect, _SCHEDULES)
         rows = await self.db.fetch(statement, {})
         return {name: self.db.time_value(moment) for name, moment in rows}
