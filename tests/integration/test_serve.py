@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ pytestmark = [
 
 # Longest wait for anything below: a hang bound, several times what it should take.
 HANG_BOUND_S = 20.0
+# Where Linux's struct tcp_info keeps tcpi_data_segs_in: the segments received with data.
+TCPI_DATA_SEGS_IN = 152
 
 
 def served(metrics: str, route: str) -> float:
@@ -169,3 +172,52 @@ def test_every_connection_sends_its_writes_at_once(tmp_path: Path, workers: int)
                 pytest.skip("this user may not read another process's sockets")
             with copy:
                 assert copy.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def data_segments_in(sock: socket.socket) -> int:
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    count: int = struct.unpack_from("I", info, TCPI_DATA_SEGS_IN)[0]
+    return count
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response's head and its body (as long as its content-length says)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed mid-response"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    length = int(fields[b"content-length"])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed mid-body"
+        body += chunk
+    return head, body
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's TCP_INFO")
+def test_a_response_leaves_in_one_segment(tmp_path: Path) -> None:
+    """A response's head and body go out in one write, so one TCP segment each (the head used
+    to leave on its own as soon as the app started the response); a HEAD answer is its head."""
+    get = b"GET /health/live HTTP/1.1\r\nHost: parley\r\n\r\n"
+    with (
+        running_parley(tmp_path) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=HANG_BOUND_S) as sock,
+    ):
+        before = data_segments_in(sock)
+        for _ in range(10):
+            sock.sendall(get)
+            head, body = read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)
+        assert data_segments_in(sock) - before == 10
+
+        sock.sendall(b"HEAD /health/live HTTP/1.1\r\nHost: parley\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\n")
+        sock.sendall(get)  # read whole: nothing of a body was left after the HEAD's head
+        head, body = read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)

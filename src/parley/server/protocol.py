@@ -12,10 +12,11 @@ from typing import Any
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from parley.core.config import Settings
+from parley.server.cycle import OneWriteCycle
 from parley.server.refusals import AtCapacity, HeaderFieldsTooLarge, Refusal, RefusalWriter
 
 # After a refusal, how long the rest of the client's request is read and dropped, so the
@@ -151,6 +152,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.over_capacity:
             raise Refusal(AtCapacity())
         super().on_headers_complete()
+        if type(self.cycle) is RequestResponseCycle:
+            # uvicorn builds its cycle inline; its task has not run yet, so the cycle's
+            # `send` is still free to be ours.
+            self.cycle.__class__ = OneWriteCycle
         if not (self.parser.should_upgrade() and self._should_upgrade()):
             self._arm_body_timer()
 
