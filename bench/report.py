@@ -189,6 +189,19 @@ def scaling_ceilings(data: Result, cpus: int) -> dict[str, float]:
     return out
 
 
+def baseline_scaling(data: Result) -> dict[str, float]:
+    """The baseline's own 2 workers vs 1, per endpoint, in the same scaling runs as Parley's."""
+    one = data.get("scaling", {}).get("1", {})
+    two = data.get("scaling", {}).get("2", {})
+    out = {}
+    for key in ("me", "page"):
+        before = one.get(key, {}).get("baseline", {}).get("rps")
+        after = two.get(key, {}).get("baseline", {}).get("rps")
+        if before and after:
+            out[key] = round(after / before, 2)
+    return out
+
+
 def _scaling_notes(results: Result) -> list[str]:
     cpus = results.get("meta", {}).get("cpus") or 1
     notes = []
@@ -199,6 +212,12 @@ def _scaling_notes(results: Result) -> list[str]:
             notes.append(
                 f"2 workers vs 1 on {db}: this machine's ceiling, from what the 1-worker runs "
                 f"kept its {cpus} CPUs busy with (wrk and the database included): {figures}."
+            )
+        framework = baseline_scaling(data)
+        if framework:
+            figures = ", ".join(f"{key} x {value}" for key, value in framework.items())
+            notes.append(
+                f"2 workers vs 1 on {db}, the baseline (no database) in the same runs: {figures}."
             )
     return [*notes, ""] if notes else []
 
