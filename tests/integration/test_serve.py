@@ -180,14 +180,19 @@ def data_segments_in(sock: socket.socket) -> int:
     return count
 
 
-def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    """One response's head and its body (as long as its content-length says)."""
+def read_head(sock: socket.socket) -> bytes:
+    """What arrives up to the end of a response's head (and any of its body that came too)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         assert chunk, "the connection closed mid-response"
         data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    return data
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response's head and its body (as long as its content-length says)."""
+    head, _, body = read_head(sock).partition(b"\r\n\r\n")
     fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
     length = int(fields[b"content-length"])
     while len(body) < length:
@@ -214,9 +219,7 @@ def test_a_response_leaves_in_one_segment(tmp_path: Path) -> None:
         assert data_segments_in(sock) - before == 10
 
         sock.sendall(b"HEAD /health/live HTTP/1.1\r\nHost: parley\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(65536)
+        data = read_head(sock)
         assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\n")
         sock.sendall(get)  # read whole: nothing of a body was left after the HEAD's head
         head, body = read_response(sock)
