@@ -45,6 +45,34 @@ async def test_a_repeated_authenticated_request_needs_no_query(
     assert statements == []
 
 
+async def test_requests_that_miss_the_cache_at_once_share_one_read(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    # A change to the account drops its remembered sessions: the next requests all miss.
+    await client.get(f"{API}/users/me", headers=alice.headers)
+    await client.patch(f"{API}/users/me", json={"username": "renamed"}, headers=alice.headers)
+    with count_queries(app) as statements:
+        answers = await asyncio.gather(
+            *(client.get(f"{API}/users/me", headers=alice.headers) for _ in range(8))
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    assert {a.json()["data"]["username"] for a in answers} == {"renamed"}
+    assert len([s for s in statements if "login_sessions" in s]) == 1, statements
+
+
+async def test_a_revoked_session_is_refused_to_every_request_sharing_its_read(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    other = await log_in(client, email=alice.email, password=PASSWORD)
+    headers = {"Authorization": f"Bearer {other['access_token']}"}
+    assert (await client.post(f"{API}/auth/logout", headers=headers)).status_code == 200
+    answers = await asyncio.gather(
+        *(client.get(f"{API}/users/me", headers=headers) for _ in range(8))
+    )
+    for answer in answers:
+        assert_error(answer, 401, "unauthorized")
+
+
 async def test_profile_changes_show_at_once_despite_the_cache(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -1,5 +1,6 @@
 """API keys: created once, used as Bearer or X-API-Key, scoped, revoked at once."""
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,19 @@ async def test_a_key_authenticates_as_bearer_or_x_api_key_and_records_its_use(
     assert item["last_used_at"] is not None
     posted = await client.post(f"{API}/sessions", json={"title": "via key"}, headers=_bearer(key))
     assert posted.status_code == 201, posted.text
+
+
+async def test_requests_bringing_a_new_key_at_once_share_one_check(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    key = (await _create(client, alice))["key"]
+    with statements_sent(app) as sent:
+        answers = await asyncio.gather(
+            *(client.get(f"{API}/users/me", headers=_bearer(key)) for _ in range(8))
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    looked_up = [s for s in sent.orm + sent.lean if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in looked_up if "api_keys" in s]) == 1, looked_up
 
 
 async def test_a_read_key_may_only_get(client: httpx.AsyncClient, alice: Account) -> None:

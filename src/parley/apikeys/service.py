@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 from parley.apikeys.errors import ApiKeyNotFound, InvalidApiKey, TooManyApiKeys
@@ -139,10 +140,14 @@ async def api_key_live(
 
 
 async def authenticate_api_key(key: str, *, database: Database, cache: AccessCache) -> KeyHolder:
-    """Accept a live key of an active user; then remember it like a verified access token."""
+    """Accept a live key of an active user; then remember it like a verified access token.
+    The requests that bring the same key at once share one check (AccessCache.shared_read)."""
+    return await cache.shared_read(key, partial(_check_key, key, database, cache))
+
+
+async def _check_key(key: str, database: Database, cache: AccessCache, epoch: int) -> KeyHolder:
     prefix = prefix_of(key)
     now = utcnow()
-    epoch = cache.epoch
     found = None
     if prefix is not None:
         async with database.sessions() as db:

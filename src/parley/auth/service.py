@@ -100,18 +100,25 @@ async def authenticate_access(
         raise InvalidAccessToken from None
     user = cache.get(claims.login_session_id, claims.user_id)
     if user is None:
-        epoch = cache.epoch
-        now = utcnow()
-        # A short session of its own: the request's session must start its transaction fresh.
-        async with database.sessions() as db:
-            found = await LoginSessionRepository(db).get_live_with_user(
-                claims.login_session_id, user_id=claims.user_id, now=now
-            )
-        if found is None:
+
+        async def read(epoch: int) -> User | None:
+            now = utcnow()
+            # A short session of its own: the request's session must start its transaction
+            # fresh.
+            async with database.sessions() as db:
+                found = await LoginSessionRepository(db).get_live_with_user(
+                    claims.login_session_id, user_id=claims.user_id, now=now
+                )
+            if found is None:
+                return None
+            login_session, user = found
+            expires_in = (login_session.expires_at - now).total_seconds()
+            cache.put(login_session.id, user, session_expires_in=expires_in, epoch=epoch)
+            return user
+
+        user = await cache.shared_read((claims.login_session_id, claims.user_id), read)
+        if user is None:
             raise InvalidAccessToken
-        login_session, user = found
-        expires_in = (login_session.expires_at - now).total_seconds()
-        cache.put(login_session.id, user, session_expires_in=expires_in, epoch=epoch)
     return Principal(user=user, login_session_id=claims.login_session_id)
 
 

@@ -18,7 +18,9 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -42,6 +44,8 @@ TRUST_WINDOW_S = 1.5
 REDIS_TIMEOUT_S = 0.5
 RECONNECT_DELAY_S = 0.5
 HEARTBEAT_PREFIX = b"heartbeat:"
+
+T = TypeVar("T")
 
 
 class AccessCache:
@@ -70,6 +74,8 @@ class AccessCache:
         # Bumped by every invalidation: an entry read from the database before an
         # invalidation must not be stored after it.
         self.epoch = 0
+        # Reads of a credential in flight, by credential and epoch (see shared_read).
+        self._reading: dict[tuple[Hashable, int], asyncio.Future[Any]] = {}
 
     @property
     def active(self) -> bool:
@@ -83,6 +89,33 @@ class AccessCache:
         if entry is None or entry[0] <= now or entry[1].id != user_id:
             return None
         return entry[1]
+
+    async def shared_read(self, credential: Hashable, read: Callable[[int], Awaitable[T]]) -> T:
+        """`read(epoch)`, the database's word on a credential the cache does not hold, run
+        once for all the requests that ask for the same credential at once (decision 201).
+
+        When a busy token's entry expired, every request in flight with it read the database
+        together, and at 64 connections the last of them waited a second behind the rest.
+        A read is shared only within the epoch it began in: a request that comes after an
+        invalidation reads afresh. An untrusted cache shares nothing: each request reads.
+        """
+        epoch = self.epoch
+        if not self.active:
+            return await read(epoch)
+        key = (credential, epoch)
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(read(epoch))
+            self._reading[key] = reading
+            reading.add_done_callback(partial(self._read_done, key))
+        # Shielded: a request that leaves (its client gone) must not end the others' read.
+        result: T = await asyncio.shield(reading)
+        return result
+
+    def _read_done(self, key: tuple[Hashable, int], reading: "asyncio.Future[Any]") -> None:
+        del self._reading[key]
+        if not reading.cancelled():
+            reading.exception()  # marked retrieved: the requests that waited have raised it
 
     def get_by_token(self, token: str) -> tuple[User, UUID] | None:
         """The user and login session of a token remembered by `remember_token`, while live."""
