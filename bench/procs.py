@@ -207,3 +207,13 @@ def _tail(path: Path, lines: int = 30) -> str:
 def load_average() -> float:
     """The 1-minute load average: other people's test suites share these cores."""
     return float(_read("/proc/loadavg").split()[0] or 0)
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine since boot. Busy counts every process,
+    the kernel and the time the hypervisor gave to other guests ("steal"), which is also
+    stolen's own figure: CPU time this machine wanted and did not get."""
+    fields = [int(v) for v in _read("/proc/stat").split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / tick, fields[7] / tick

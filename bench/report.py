@@ -109,7 +109,7 @@ def print_summary(results: Result) -> None:
     print("\n" + text_table(ENDPOINT_HEADER, endpoint_rows(results)))
     header, rows = target_rows(results)
     print("\n" + text_table(header, rows) + "\n", flush=True)
-    for note in _scaling_notes(results):
+    for note in _scaling_notes(results) + _steal_notes(results):
         print(note, flush=True)
 
 
@@ -222,6 +222,19 @@ def _scaling_notes(results: Result) -> list[str]:
     return [*notes, ""] if notes else []
 
 
+def _steal_notes(results: Result) -> list[str]:
+    """CPU time the hypervisor kept from this machine, by phase: a run's figures move with it."""
+    meta = results.get("meta", {})
+    steal = {k: v for k, v in meta.get("phase_steal_s", {}).items() if v >= 0.1}
+    if not steal:
+        return []
+    seconds = meta.get("phase_seconds", {})
+    figures = ", ".join(
+        f"{label} {value} s of {seconds.get(label, '?')} s" for label, value in steal.items()
+    )
+    return [f"CPU time the hypervisor kept from this machine (steal), by phase: {figures}.", ""]
+
+
 def _in_all(checkpoint: Result) -> str:
     in_all = checkpoint.get("served_in_all")
     return f"; {in_all:,} served by the worker in all" if in_all else ""
@@ -250,6 +263,7 @@ def publish(json_path: Path) -> None:
             "",
             *_soak_notes(results),
             *_scaling_notes(results),
+            *_steal_notes(results),
             f"Server environment beyond the defaults: {meta.get('server_env_extras', {})}.",
             "",
             "![Throughput and p99 per endpoint, Parley beside the baseline](performance.png)",

@@ -108,7 +108,7 @@ def aggregate(runs: list[Result]) -> Result:
     }
     for key in ("requests", "non_2xx", "socket_errors", "wrk_cpu_s", "server_cpu_s"):
         out[key] = round(sum(r[key] for r in runs), 2)
-    for key in ("seconds", "machine_cpu_s"):
+    for key in ("seconds", "machine_cpu_s", "steal_s"):
         out[key] = round(sum(r.get(key, 0) for r in runs), 2)
     out["max_ms"] = max(r["max_ms"] for r in runs)
     if any("starved" in r for r in runs):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import client, scenarios, seed, stress
-from bench.procs import Registry, load_average
+from bench.procs import Registry, cpu_times, load_average
 from bench.profiles import Profile
 from bench.seed_data import Manifest, SeedSpec
 from bench.stack import (
@@ -25,9 +25,12 @@ from bench.stack import (
 class Phases:
     """Runs the chosen phases, timing each; a failing phase is recorded and the run goes on."""
 
-    def __init__(self, chosen: set[str], timings: dict[str, float]) -> None:
+    def __init__(
+        self, chosen: set[str], timings: dict[str, float], steal: dict[str, float]
+    ) -> None:
         self.chosen = chosen
         self.timings = timings
+        self.steal = steal  # CPU seconds the hypervisor kept from the machine, by phase
 
     def __call__(
         self, target: dict[str, Any], name: str, label: str, fn: Callable[[], Any]
@@ -35,6 +38,7 @@ class Phases:
         if name not in self.chosen:
             return
         started = time.monotonic()
+        stolen = cpu_times()[1]
         try:
             target[name] = fn()
         except Exception as exc:  # one broken route must not sink the whole run
@@ -42,6 +46,7 @@ class Phases:
             target[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         finally:
             self.timings[label] = round(time.monotonic() - started, 1)
+            self.steal[label] = round(cpu_times()[1] - stolen, 2)
 
 
 @dataclass
@@ -88,8 +93,10 @@ def run(
 ) -> None:
     """Fill `results` as the run goes, so an interrupted run still leaves its figures."""
     timings: dict[str, float] = {}
+    steal: dict[str, float] = {}
     results["meta"]["phase_seconds"] = timings
-    phase = Phases(set(args.only.split(",")), timings)
+    results["meta"]["phase_steal_s"] = steal
+    phase = Phases(set(args.only.split(",")), timings, steal)
     started = time.monotonic()
     chosen = args.db or ",".join(profile.databases)
     redis = not args.no_redis and redis_answers()

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.procs import Registry, Server, pinned, wait4
+from bench.procs import Registry, Server, cpu_times, pinned, wait4
 
 LUA_DIR = Path(__file__).parent / "lua"
 RESULT_PREFIX = "BENCH_RESULT "
@@ -32,7 +32,7 @@ class Running:
     workdir: Path
     duration: int
     cpu_before: float
-    machine_before: float = 0.0
+    machine_before: tuple[float, float] = (0.0, 0.0)  # cpu_times() as wrk started
     served_before: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -76,21 +76,13 @@ def start(
     out_path = workdir / "wrk.out"
     with out_path.open("wb") as out:
         proc = registry.spawn(pinned(cpus, argv), stdout=out, stderr=subprocess.STDOUT, env=env)
-    return Running(
-        server, proc, out_path, workdir, duration, server.cpu_seconds(), machine_busy_seconds()
-    )
-
-
-def machine_busy_seconds() -> float:
-    """CPU time the whole machine has spent busy (every process, the kernel, the databases)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return Running(server, proc, out_path, workdir, duration, server.cpu_seconds(), cpu_times())
 
 
 def finish(registry: Registry, running: Running) -> dict[str, object]:
     """Wait for wrk and return requests/s, latency percentiles (ms), errors and CPU use."""
     status, wrk_cpu = wait4(running.proc, timeout=running.duration + 30)
+    busy, stolen = cpu_times()
     registry.forget(running.proc)
     output = running.out_path.read_text(errors="replace")
     left_path = running.workdir / "refresh-left.txt"
@@ -121,7 +113,8 @@ def finish(registry: Registry, running: Running) -> dict[str, object]:
         "bytes_per_response": round(raw["bytes"] / requests) if requests else 0,
         "wrk_cpu_s": round(wrk_cpu, 2),
         "server_cpu_s": round(running.server.cpu_seconds() - running.cpu_before, 2),
-        "machine_cpu_s": round(machine_busy_seconds() - running.machine_before, 2),
+        "machine_cpu_s": round(busy - running.machine_before[0], 2),
+        "steal_s": round(stolen - running.machine_before[1], 2),
         **({"refresh_tokens_left": left} if left else {}),
         **stats,
     }
