@@ -211,8 +211,8 @@ def load_average() -> float:
 
 def cpu_times() -> tuple[float, float]:
     """(busy, stolen) CPU seconds of the whole machine since boot. Busy counts every process,
-    the kernel and the time the hypervisor gave to other guests ("steal"), which is also
-    stolen's own figure: CPU time this machine wanted and did not get."""
+    the kernel and steal; stolen is steal alone: time this machine's CPUs wanted to run and
+    the hypervisor gave to other guests."""
     fields = [int(v) for v in _read("/proc/stat").split("\n", 1)[0].split()[1:]]
     tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + fields[4]  # idle and iowait
