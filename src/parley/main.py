@@ -22,6 +22,7 @@ from parley.audit.router import router as audit_router
 from parley.auth.router import router as auth_router
 from parley.catalog.router import lane_routes as catalog_lane
 from parley.catalog.router import router as catalog_router
+from parley.chats.page_cache import PageCache
 from parley.chats.router import build_router as build_chats_router
 from parley.chats.router import lane_routes as chats_lane
 from parley.console.router import router as console_router
@@ -69,6 +70,7 @@ def build_resources(
     database = create_database(settings.database_url)
     alone = os.environ.get(WORKERS_ENV) == "1" if single_worker is None else single_worker
     doorbell = Doorbell(redis_url=settings.redis_url, single_worker=alone)
+    access_cache = AccessCache(redis_url=settings.redis_url, single_worker=alone)
     return Resources(
         settings=settings,
         database=database,
@@ -83,12 +85,13 @@ def build_resources(
         ),
         mailer=mailer,
         media=media,
-        access_cache=AccessCache(redis_url=settings.redis_url, single_worker=alone),
+        access_cache=access_cache,
         doorbell=doorbell,
         event_fanout=Fanout(database, doorbell),
         event_tickets=ticket_store(database, settings.redis_url),
         jobs=JobQueue(settings=settings, mailer=mailer, media=media, database=database),
         seller_searches=VersionedCache(),
+        message_pages=PageCache(access_cache),
     )
 
 

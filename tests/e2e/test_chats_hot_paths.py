@@ -59,7 +59,9 @@ async def _with_orm(app: FastAPI, use_case: str, *args: Any, **kwargs: Any) -> A
     async with resources.database.sessions() as db:
         uow = UnitOfWork(db)
         media = MediaService(uow, storage=resources.media, max_bytes=1)
-        chats = ChatService(uow, cursors=resources.cursors, media=media)
+        chats = ChatService(
+            uow, cursors=resources.cursors, media=media, pages=resources.message_pages
+        )
         return await getattr(chats, use_case)(*args, **kwargs)
 
 

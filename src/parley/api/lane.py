@@ -89,6 +89,7 @@ class LaneCall:
     query: dict[str, Any]
     resources: Resources
     receive: Receive
+    no_cache: bool  # the request said `Cache-Control: no-cache`
 
 
 LaneHandler = Callable[[LaneCall], Awaitable[tuple[int, bytes]]]
@@ -194,7 +195,8 @@ class Lane:
         state["user_id"] = user.id
         scope["route"] = compiled.route
         try:
-            status, body = await route.handler(LaneCall(user, ids, query, self.resources, receive))
+            call = LaneCall(user, ids, query, self.resources, receive, "no_cache" in state)
+            status, body = await route.handler(call)
         except ParleyError as error:
             await error_response(error)(scope, receive, send)
             return True

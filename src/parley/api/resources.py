@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from parley.chats.page_cache import PageCache
 from parley.core.config import Settings
 from parley.core.cursors import CursorCodec
 from parley.core.mail import Mailer
@@ -33,3 +34,5 @@ class Resources:
     jobs: JobQueue
     # Pages of seller searches by catalogue version, in this worker (decision 190).
     seller_searches: VersionedCache
+    # Pages of messages until their session changes, in this worker (decision 202).
+    message_pages: PageCache

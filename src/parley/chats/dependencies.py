@@ -18,7 +18,7 @@ from parley.media.service import MediaService
 def chat_service(db: AsyncSession, resources: Resources) -> ChatService:
     uow = UnitOfWork(db)
     media = MediaService(uow, storage=resources.media, max_bytes=resources.settings.media_max_bytes)
-    return ChatService(uow, cursors=resources.cursors, media=media)
+    return ChatService(uow, cursors=resources.cursors, media=media, pages=resources.message_pages)
 
 
 async def get_chat_service(db: DbSession, resources: ResourcesDep) -> ChatService:
@@ -41,7 +41,7 @@ def hot_paths(request: Request) -> ChatHotPaths:
 
 
 def chat_hot_paths(resources: Resources) -> ChatHotPaths:
-    return ChatHotPaths(resources.database, resources.cursors)
+    return ChatHotPaths(resources.database, resources.cursors, resources.message_pages)
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from uuid import UUID
 import orjson
 
 from parley.chats.errors import ChatSessionNotFound, NotChatSessionOwner
+from parley.chats.page_cache import PageCache
 from parley.chats.repository import (
     GROUPED_POSTS,
     ChatRows,
@@ -93,9 +94,10 @@ async def _post_together(
 
 
 class ChatHotPaths:
-    def __init__(self, database: Database, cursors: CursorCodec) -> None:
+    def __init__(self, database: Database, cursors: CursorCodec, pages: PageCache) -> None:
         self.database = database
         self.cursors = cursors
+        self.pages = pages
 
     async def get_session(self, chat_session_id: UUID, *, viewer: User) -> bytes:
         """A session its owner or an admin may read; 404 otherwise."""
@@ -133,8 +135,29 @@ class ChatHotPaths:
         cursor: str | None,
         descending: bool,
         q: str | None,
+        fresh: bool = False,
     ) -> bytes:
-        """A page of a readable session's messages in sequence order."""
+        """A page of a readable session's messages in sequence order: kept in this worker
+        until the session changes (chats.page_cache), unless `fresh` asks the database."""
+        # Who reads is part of the key: the role decides what an admin may read.
+        key = (chat_session_id, viewer.id, viewer.role, limit, cursor, descending, q)
+        version = None if fresh else self.pages.version(chat_session_id)
+        if version is not None and (page := self.pages.get(key, version)) is not None:
+            return page
+        page = await self._read_messages(chat_session_id, viewer, limit, cursor, descending, q)
+        if version is not None:
+            self.pages.put(key, version, page)
+        return page
+
+    async def _read_messages(
+        self,
+        chat_session_id: UUID,
+        viewer: User,
+        limit: int,
+        cursor: str | None,
+        descending: bool,
+        q: str | None,
+    ) -> bytes:
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
         after_seq = message_position(self.cursors, cursor, scope) if cursor else None
         async with reading(self.database) as conn:
@@ -200,6 +223,7 @@ class ChatHotPaths:
             refusal = NotChatSessionOwner if author.role == Role.ADMIN else ChatSessionNotFound
             raise refusal
         outbox.ring_engine(self.database.engine)
+        await self.pages.changed(chat_session_id)
         return envelope("Message posted", orjson.Fragment(posted.data))
 
 

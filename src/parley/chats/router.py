@@ -217,6 +217,7 @@ async def list_messages(
         cursor=page.cursor,
         descending=order == "desc",
         q=q,
+        fresh=getattr(request.state, "no_cache", False),
     )
     return _json(body)
 
@@ -231,6 +232,7 @@ async def lane_list_messages(call: LaneCall) -> tuple[int, bytes]:
         cursor=query["cursor"],
         descending=query["order"] == "desc",
         q=query["q"],
+        fresh=call.no_cache,
     )
     return 200, body
 

@@ -17,6 +17,7 @@ from parley.chats.errors import (
     NotChatSessionOwner,
     invalid_body,
 )
+from parley.chats.page_cache import PageCache
 from parley.chats.repository import ChatSessionRepository, MessageRepository
 from parley.chats.schemas import (
     ChatSessionCreate,
@@ -78,10 +79,13 @@ def message_position(cursors: CursorCodec, cursor: str, scope: str) -> int:
 
 
 class ChatService:
-    def __init__(self, uow: UnitOfWork, *, cursors: CursorCodec, media: MediaService) -> None:
+    def __init__(
+        self, uow: UnitOfWork, *, cursors: CursorCodec, media: MediaService, pages: PageCache
+    ) -> None:
         self.uow = uow
         self.cursors = cursors
         self.media = media
+        self.pages = pages
         self.sessions = ChatSessionRepository(uow.session)
         self.messages = MessageRepository(uow.session)
 
@@ -180,7 +184,12 @@ class ChatService:
                 user_id=actor.id,
                 data=outbox.deleted(chat_session_id, chat_session_id),
             )
+            self._pages_change_after_commit(chat_session_id)
             await self.uow.commit()
+
+    def _pages_change_after_commit(self, chat_session_id: UUID) -> None:
+        """Kept pages of the session's messages go once the change is committed."""
+        self.uow.after_commit(lambda: self.pages.changed(chat_session_id))
 
     async def _refuse_write(self, chat_session_id: UUID, actor: User) -> NoReturn:
         await refuse_write(self.sessions, chat_session_id, actor)
@@ -246,6 +255,7 @@ class ChatService:
                 user_id=author.id,
                 data=MessageRead.model_validate(message).model_dump_json(),
             )
+            self._pages_change_after_commit(chat_session_id)
             await self.uow.commit()
         return message
 
@@ -308,6 +318,7 @@ class ChatService:
                 user_id=actor.id,
                 data=outbox.deleted(message_id, chat_session_id),
             )
+            self._pages_change_after_commit(chat_session_id)
             await self.uow.commit()
 
 

@@ -21,13 +21,13 @@ class VersionedCache:
         max_bytes: int = MAX_BYTES,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
-        self._entries: dict[Hashable, tuple[int, bytes]] = {}  # in order of last use
+        self._entries: dict[Hashable, tuple[Hashable, bytes]] = {}  # in order of last use
         self._bytes = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
         self._max_entry_bytes = max_entry_bytes
 
-    def get(self, key: Hashable, version: int) -> bytes | None:
+    def get(self, key: Hashable, version: Hashable) -> bytes | None:
         """The answer kept for `key` if it was read at `version`."""
         entry = self._entries.pop(key, None)
         if entry is None:
@@ -38,7 +38,7 @@ class VersionedCache:
         self._entries[key] = entry  # the most recently used again
         return entry[1]
 
-    def put(self, key: Hashable, version: int, value: bytes) -> None:
+    def put(self, key: Hashable, version: Hashable, value: bytes) -> None:
         """Keep `value`, read at `version` (read before the data it was made from)."""
         if len(value) > self._max_entry_bytes:
             return

@@ -11,6 +11,9 @@ a server's messages in order, so a returned heartbeat proves that every invalida
 before it was seen. Stopped, hung, slow or restarted, a Redis that cannot return heartbeats
 makes the cache step aside within the window (requests then read the database, the truth),
 and the cache empties before it is trusted again, since messages may have been lost meanwhile.
+
+Other caches of the process ride on the same channel and its trust (`follow`): a topic's
+messages go to its listener, which also hears when this cache forgets a user or starts over.
 """
 
 import asyncio
@@ -44,6 +47,8 @@ TRUST_WINDOW_S = 1.5
 REDIS_TIMEOUT_S = 0.5
 RECONNECT_DELAY_S = 0.5
 HEARTBEAT_PREFIX = b"heartbeat:"
+# A follower's messages are its topic, this separator, and its payload (a user id has none).
+TOPIC_SEPARATOR = b":"
 
 T = TypeVar("T")
 
@@ -76,10 +81,29 @@ class AccessCache:
         self.epoch = 0
         # Reads of a credential in flight, by credential and epoch (see shared_read).
         self._reading: dict[tuple[Hashable, int], asyncio.Future[Any]] = {}
+        self._followers: dict[bytes, Callable[[bytes | None], None]] = {}
 
     @property
     def active(self) -> bool:
         return self._clock() < self._trusted_until
+
+    @property
+    def publishes(self) -> bool:
+        """Whether other workers hear this one's messages (a Redis channel is configured)."""
+        return self._redis_url is not None
+
+    def follow(self, topic: bytes, listener: Callable[[bytes | None], None]) -> None:
+        """Hand `listener` the payload of each message on `topic`, this worker's own included,
+        and None whenever this cache forgets a user or starts over after a gap in the channel:
+        what the listener keeps may depend on a user, and messages may have been lost."""
+        self._followers[topic] = listener
+
+    async def publish(self, topic: bytes, payload: bytes) -> bool:
+        """Tell every worker's listener of `topic` (see `follow`); False if Redis did not take
+        it (the other workers then stop trusting the channel, as for a lost invalidation)."""
+        if self._redis is None:
+            return self._redis_url is None
+        return await self._publish(topic + TOPIC_SEPARATOR + payload)
 
     def get(self, login_session_id: UUID, user_id: UUID) -> User | None:
         now = self._clock()
@@ -167,6 +191,12 @@ class AccessCache:
             instance, _, sent_at = message.removeprefix(HEARTBEAT_PREFIX).partition(b" ")
             if instance == self._instance:
                 self._renew_trust(float(sent_at))
+            return
+        topic, separator, payload = message.partition(TOPIC_SEPARATOR)
+        if separator:
+            listener = self._followers.get(topic)
+            if listener is not None:
+                listener(payload)
         else:
             self._drop_user(UUID(message.decode()))
 
@@ -186,6 +216,7 @@ class AccessCache:
             self._entries.clear()
             self._tokens.clear()
             self.epoch += 1
+            self._tell_followers()
             self._announce(trusted=True, reason="heartbeat came back")
         self._trusted_until = max(self._trusted_until, until)
 
@@ -202,6 +233,11 @@ class AccessCache:
             self._entries.pop(sid, None)
         for token in [token for token, (_, user, _) in self._tokens.items() if user.id == user_id]:
             self._tokens.pop(token, None)
+        self._tell_followers()
+
+    def _tell_followers(self) -> None:
+        for listener in self._followers.values():
+            listener(None)
 
     async def start(self) -> None:
         if self._redis_url is not None:

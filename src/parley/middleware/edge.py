@@ -77,6 +77,7 @@ class RequestHeaders:
         "idempotency_key",
         "if_none_match",
         "multipart",
+        "no_cache",
         "origin",
         "preflight",
         "request_id",
@@ -95,6 +96,7 @@ class RequestHeaders:
         self.user_agent: bytes | None = None
         self.idempotency_key: bytes | None = None
         self.multipart = False
+        self.no_cache = False
         self.preflight = False
         gzip: bool | None = None
         for name, value in raw:
@@ -124,6 +126,8 @@ class RequestHeaders:
                 gzip = b"gzip" in value
             elif name == IDEMPOTENCY_KEY and self.idempotency_key is None:
                 self.idempotency_key = value
+            elif name == b"cache-control":
+                self.no_cache = self.no_cache or b"no-cache" in value.lower()
         self.gzip = bool(gzip)
 
 
@@ -192,7 +196,11 @@ class EdgeMiddleware:
             await self.forwarded.apply(scope, receive, send)
         request = RequestHeaders(scope["headers"])
         rid = request_id(request.request_id)
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        if request.no_cache:
+            # The client wants the database's word, not a page this worker kept (decision 202).
+            state["no_cache"] = True
         exchange = Exchange(self, send, path=scope["path"], origin=request.origin)
         exchange.request_id = rid.encode()
         root_path = scope.get("root_path", "")
