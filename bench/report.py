@@ -10,7 +10,9 @@ Result = dict[str, Any]
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
-ENDPOINT_KEYS = ("me", "page", "post", "sessions", "sellers", "refresh")
+ENDPOINT_KEYS = ("me", "page", "page_fresh", "post", "sessions", "sellers", "refresh")
+# The endpoints of the scaling runs (bench.stress.TAIL_KEYS).
+SCALED_KEYS = ("me", "page", "page_fresh")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -182,21 +184,22 @@ def scaling_ceilings(data: Result, cpus: int) -> dict[str, float]:
     """
     one = data.get("scaling", {}).get("1", {})
     out = {}
-    for key in ("me", "page"):
+    for key in SCALED_KEYS:
         run = one.get(key, {}).get("parley", {})
         if run.get("machine_cpu_s"):
             out[key] = round(cpus * run["seconds"] / run["machine_cpu_s"], 2)
     return out
 
 
-def baseline_scaling(data: Result) -> dict[str, float]:
-    """The baseline's own 2 workers vs 1, per endpoint, in the same scaling runs as Parley's."""
+def server_scaling(data: Result, server: str) -> dict[str, float]:
+    """A server's ("parley" or "baseline") 2 workers vs 1, per endpoint of the scaling runs
+    (the target reads Parley's me and kept page)."""
     one = data.get("scaling", {}).get("1", {})
     two = data.get("scaling", {}).get("2", {})
     out = {}
-    for key in ("me", "page"):
-        before = one.get(key, {}).get("baseline", {}).get("rps")
-        after = two.get(key, {}).get("baseline", {}).get("rps")
+    for key in SCALED_KEYS:
+        before = one.get(key, {}).get(server, {}).get("rps")
+        after = two.get(key, {}).get(server, {}).get("rps")
         if before and after:
             out[key] = round(after / before, 2)
     return out
@@ -213,7 +216,11 @@ def _scaling_notes(results: Result) -> list[str]:
                 f"2 workers vs 1 on {db}: this machine's ceiling, from what the 1-worker runs "
                 f"kept its {cpus} CPUs busy with (wrk and the database included): {figures}."
             )
-        framework = baseline_scaling(data)
+        own = server_scaling(data, "parley")
+        if own:
+            figures = ", ".join(f"{key} x {value}" for key, value in own.items())
+            notes.append(f"2 workers vs 1 on {db}, Parley by endpoint: {figures}.")
+        framework = server_scaling(data, "baseline")
         if framework:
             figures = ", ".join(f"{key} x {value}" for key, value in framework.items())
             notes.append(

@@ -18,6 +18,8 @@ from bench.wrk import Load
 
 API = "/api/v1"
 MESSAGE_TEXT = "Thanks! Could you confirm the delivery address and the time window for tomorrow?"
+# A page read from the database, not from the pages a worker keeps (decision 202).
+FRESH = (("Cache-Control", "no-cache"),)
 
 Result = dict[str, Any]
 
@@ -57,6 +59,13 @@ def endpoints(manifest: Manifest, token: str, connections: int) -> list[Endpoint
             "page",
             "GET messages (page of 20)",
             Load(get(page_path), token, connections=connections),
+            Load(get("/messages?limit=20"), connections=connections),
+            get(page_path)[0],
+        ),
+        Endpoint(
+            "page_fresh",
+            "GET messages (page of 20, Cache-Control: no-cache)",
+            Load(get(page_path), token, connections=connections, headers=FRESH),
             Load(get("/messages?limit=20"), connections=connections),
             get(page_path)[0],
         ),
@@ -283,8 +292,10 @@ def deep_pages(runner: Runner, stack: Stack, manifest: Manifest, token: str, sec
             status, answer = client.call(stack.parley.base_url, "GET", middle, token=token)
             if status == 200 and answer["data"]["items"]:
                 paths["middle"] = middle
+        # The database's pages: what is measured is how paging scales with a session's size.
         loads[size] = {
-            pos: Load((("GET", p, ""),), token, connections=connections) for pos, p in paths.items()
+            pos: Load((("GET", p, ""),), token, connections=connections, headers=FRESH)
+            for pos, p in paths.items()
         }
     runs: dict[str, dict[str, list[Result]]] = {s: {p: [] for p in v} for s, v in loads.items()}
     for size_loads in loads.values():

@@ -22,6 +22,7 @@ class Load:
     token: str | None = None
     refresh_tokens: tuple[str, ...] = ()  # set: rotate refresh tokens on `requests[0]`'s path
     connections: int = 16
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
 
 
 @dataclass
@@ -50,6 +51,7 @@ def start(
     """Start wrk in the background; `finish()` collects its figures."""
     workdir = Path(tempfile.mkdtemp(prefix="parley-wrk-"))
     env = dict(os.environ, BENCH_LUA=str(LUA_DIR), BENCH_TOKEN=load.token or "")
+    env["BENCH_HEADERS"] = "".join(f"{name}: {value}\n" for name, value in load.headers)
     if load.refresh_tokens:
         tokens = workdir / "refresh-tokens.txt"
         tokens.write_text("\n".join(load.refresh_tokens) + "\n")

@@ -1,8 +1,13 @@
 -- Replays the requests listed in BENCH_REQUESTS (one "METHOD<TAB>PATH<TAB>BODY" per line),
--- round robin, with a bearer token from BENCH_TOKEN and a JSON content type for bodies.
+-- round robin, with a bearer token from BENCH_TOKEN, a JSON content type for bodies, and the
+-- headers in BENCH_HEADERS ("Name: value" lines).
 dofile(os.getenv("BENCH_LUA") .. "/report.lua")
 
 local token = os.getenv("BENCH_TOKEN") or ""
+local extra = {}
+for name, value in (os.getenv("BENCH_HEADERS") or ""):gmatch("([^:\n]+):%s*([^\n]*)\n") do
+  extra[name] = value
+end
 local specs = {}
 for line in io.lines(os.getenv("BENCH_REQUESTS")) do
   local method, path, body = line:match("^([^\t]+)\t([^\t]+)\t?(.*)$")
@@ -13,6 +18,7 @@ end
 
 local function headers_for(spec)
   local headers = {}
+  for name, value in pairs(extra) do headers[name] = value end
   if token ~= "" then headers["Authorization"] = "Bearer " .. token end
   if spec.body then headers["Content-Type"] = "application/json" end
   return headers

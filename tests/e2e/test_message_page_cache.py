@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from parley.main import create_app
-from tests.conftest import Account, assert_error, make_client, sign_up
+from tests.conftest import Account, assert_error, make_admin, make_client, sign_up
 from tests.e2e.chat_helpers import PNG, new_session, post_text, upload
 from tests.e2e.test_access_cache import REDIS_URL, _redis_up, _wait_active
 from tests.support.statements import statements_sent
@@ -131,3 +131,14 @@ async def test_a_post_in_one_worker_reaches_the_pages_kept_by_another(
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("worker B kept serving the page from before the post")
+        # An admin's page kept in B goes when A deletes the session's owner.
+        admin = await make_admin(worker_b, b)
+        assert await _contents(b, admin, sid) == ["one", "two"]
+        deleted = await a.delete(f"{API}/users/{owner.id}", headers=admin.headers)
+        assert deleted.status_code == 200, deleted.text
+        for _ in range(100):
+            if (await b.get(_page(sid), headers=admin.headers)).status_code == 404:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("worker B kept serving a deleted user's session")

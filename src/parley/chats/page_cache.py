@@ -6,8 +6,8 @@ was heard since it was read: each session has a version here, bumped by every ch
 worker makes or hears of, and a page is kept with the version it was read at. A writer drops
 its session's pages in its own worker before it answers, and answers once its message for the
 others has come back to it through the channel: Redis has then handed it to every worker, ahead
-of any request the client sends next. Forgetting a user (deleted, demoted) or a gap in the
-channel drops them all. A client that wants the database's word sends `Cache-Control: no-cache`.
+of any request the client sends next. A deleted user (whose sessions go with it) or a gap in
+the channel drops them all. A client that wants the database's word sends `Cache-Control: no-cache`.
 """
 
 import asyncio

@@ -49,6 +49,8 @@ RECONNECT_DELAY_S = 0.5
 HEARTBEAT_PREFIX = b"heartbeat:"
 # A follower's messages are its topic, this separator, and its payload (a user id has none).
 TOPIC_SEPARATOR = b":"
+# Before a user id: the user is gone, and what other caches keep of its data must go too.
+DELETED_PREFIX = b"deleted:"
 
 T = TypeVar("T")
 
@@ -94,8 +96,9 @@ class AccessCache:
 
     def follow(self, topic: bytes, listener: Callable[[bytes | None], None]) -> None:
         """Hand `listener` the payload of each message on `topic`, this worker's own included,
-        and None whenever this cache forgets a user or starts over after a gap in the channel:
-        what the listener keeps may depend on a user, and messages may have been lost."""
+        and None whenever a user is deleted or this cache starts over after a gap in the
+        channel: what the listener keeps may hold a deleted user's data, and messages may have
+        been lost."""
         self._followers[topic] = listener
 
     async def publish(self, topic: bytes, payload: bytes) -> bool:
@@ -174,10 +177,12 @@ class AccessCache:
         ttl = min(self._ttl, max(session_expires_in, 0.0))
         self._entries[login_session_id] = (now + ttl, user)
 
-    async def invalidate_user(self, user_id: UUID) -> None:
-        """Forget every cached session of the user, here and in the other workers."""
-        self._drop_user(user_id)
-        if self._redis is not None and not await self._publish(str(user_id).encode()):
+    async def invalidate_user(self, user_id: UUID, *, deleted: bool = False) -> None:
+        """Forget every cached session of the user, here and in the other workers; a deleted
+        user's data goes from the followers' caches too."""
+        self._drop_user(user_id, deleted=deleted)
+        message = (DELETED_PREFIX if deleted else b"") + str(user_id).encode()
+        if self._redis is not None and not await self._publish(message):
             # The other workers stop trusting their caches when heartbeats fail to return.
             log.warning("access_invalidation_not_published", user_id=str(user_id))
 
@@ -191,6 +196,9 @@ class AccessCache:
             instance, _, sent_at = message.removeprefix(HEARTBEAT_PREFIX).partition(b" ")
             if instance == self._instance:
                 self._renew_trust(float(sent_at))
+            return
+        if message.startswith(DELETED_PREFIX):
+            self._drop_user(UUID(message.removeprefix(DELETED_PREFIX).decode()), deleted=True)
             return
         topic, separator, payload = message.partition(TOPIC_SEPARATOR)
         if separator:
@@ -227,13 +235,14 @@ class AccessCache:
             event = "access_cache_trusted" if trusted else "access_cache_untrusted"
             (log.info if trusted else log.warning)(event, reason=reason)
 
-    def _drop_user(self, user_id: UUID) -> None:
+    def _drop_user(self, user_id: UUID, *, deleted: bool = False) -> None:
         self.epoch += 1
         for sid in [sid for sid, (_, user) in self._entries.items() if user.id == user_id]:
             self._entries.pop(sid, None)
         for token in [token for token, (_, user, _) in self._tokens.items() if user.id == user_id]:
             self._tokens.pop(token, None)
-        self._tell_followers()
+        if deleted:
+            self._tell_followers()
 
     def _tell_followers(self) -> None:
         for listener in self._followers.values():

@@ -205,15 +205,15 @@ class UserService:
         keys = await self.users.media_keys_of(user.id)
         await self.users.delete(user)
         self.audit.record("user.deleted", actor_id=actor_id, target_type="user", target_id=user.id)
-        self._forget_after_commit(user.id)
+        self._forget_after_commit(user.id, deleted=True)
         remove_files_after_commit(self.uow, list(keys))
         await self.uow.commit()
 
-    def _forget_after_commit(self, user_id: UUID) -> None:
+    def _forget_after_commit(self, user_id: UUID, *, deleted: bool = False) -> None:
         """Make changed, disabled or deleted accounts take effect for issued tokens at once."""
         cache = self.cache
         if cache is not None:
-            self.uow.after_commit(lambda: cache.invalidate_user(user_id))
+            self.uow.after_commit(lambda: cache.invalidate_user(user_id, deleted=deleted))
 
     async def _lock(self, user_id: UUID) -> User:
         """Load the user for a change, its write first (see UserRepository.lock)."""
