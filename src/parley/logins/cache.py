@@ -13,7 +13,7 @@ makes the cache step aside within the window (requests then read the database, t
 and the cache empties before it is trusted again, since messages may have been lost meanwhile.
 
 Other caches of the process ride on the same channel and its trust (`follow`): a topic's
-messages go to its listener, which also hears when this cache forgets a user or starts over.
+messages go to its listener, which also hears when a user is deleted or the cache starts over.
 """
 
 import asyncio
