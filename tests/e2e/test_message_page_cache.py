@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from parley.chats.page_cache import SETTLE_S
 from parley.main import create_app
 from tests.conftest import Account, assert_error, make_admin, make_client, sign_up
 from tests.e2e.chat_helpers import PNG, new_session, post_text, upload
@@ -113,7 +114,7 @@ async def test_a_post_in_one_worker_reaches_the_pages_kept_by_another(
     worker_a: FastAPI = await app_factory(redis_url=REDIS_URL)
     worker_b: FastAPI = await app_factory(redis_url=REDIS_URL)
     for worker in (worker_a, worker_b):
-        await _wait_active(worker)
+        await _wait_settled(worker)
     async with make_client(worker_a) as a, make_client(worker_b) as b:
         owner = await sign_up(a)
         sid = (await new_session(a, owner))["id"]
@@ -142,3 +143,54 @@ async def test_a_post_in_one_worker_reaches_the_pages_kept_by_another(
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("worker B kept serving a deleted user's session")
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_worker_that_joins_keeps_no_page_from_before_a_lone_workers_post(
+    app_factory: Callable[..., Any],
+) -> None:
+    # Alone on the channel, a worker tells no one of its changes.
+    worker_a: FastAPI = await app_factory(redis_url=REDIS_URL)
+    await _wait_settled(worker_a)
+    for _ in range(300):
+        if worker_a.state.resources.access_cache.alone_within(SETTLE_S):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("a lone worker never found itself alone on the channel")
+    async with make_client(worker_a) as a:
+        owner = await sign_up(a)
+        sid = (await new_session(a, owner))["id"]
+        await post_text(a, owner, sid, "one")
+        # A second worker joins and reads the page at once; A posts before it hears of B.
+        worker_b: FastAPI = await app_factory(redis_url=REDIS_URL)
+        await _wait_active(worker_b)
+        async with make_client(worker_b) as b:
+            assert await _contents(b, owner, sid) == ["one"]
+            await post_text(a, owner, sid, "two")
+            assert await _contents(b, owner, sid) == ["one", "two"]
+            # Once both have settled, A tells B of its changes.
+            await _wait_settled(worker_b)
+            for _ in range(300):
+                if not worker_a.state.resources.access_cache.alone_within(SETTLE_S):
+                    break
+                await asyncio.sleep(0.01)
+            assert await _contents(b, owner, sid) == ["one", "two"]  # kept in B
+            await post_text(a, owner, sid, "three")
+            for _ in range(100):
+                if await _contents(b, owner, sid) == ["one", "two", "three"]:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("worker B kept serving the page from before the post")
+
+
+async def _wait_settled(app: FastAPI) -> None:
+    """Until the worker keeps pages: its channel trusted for SETTLE_S."""
+    await _wait_active(app)
+    for _ in range(300):
+        if app.state.resources.access_cache.trusted_for(SETTLE_S):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the channel was not trusted for long enough")

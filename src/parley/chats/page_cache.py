@@ -1,12 +1,13 @@
 """Pages of messages a worker answered, kept until their session changes (decision 202).
 
 A page is served from memory only while the access cache's channel is trusted (it carries the
-changes between workers, with the same heartbeat proof), and only if no change to its session
-was heard since it was read: each session has a version here, bumped by every change this
+changes between workers, with the same heartbeat proof) and has been for SETTLE_S, and only
+if no change to its session was heard since it was read: each session has a version here, bumped by every change this
 worker makes or hears of, and a page is kept with the version it was read at. A writer drops
 its session's pages in its own worker before it answers, and answers once its message for the
 others has come back to it through the channel: Redis has then handed it to every worker, ahead
-of any request the client sends next. A deleted user (whose sessions go with it) or a gap in
+of any request the client sends next; a worker that its last heartbeat found alone on the
+channel tells no one. A deleted user (whose sessions go with it) or a gap in
 the channel drops them all. A client that wants the database's word sends `Cache-Control: no-cache`.
 """
 
@@ -28,6 +29,10 @@ MAX_SESSIONS = 10_000
 # How long a writer waits for its message to come back; past it the channel is failing, and
 # every worker stops trusting it within its heartbeat window anyway.
 ECHO_TIMEOUT_S = 0.5
+# A worker keeps pages only once its channel has been trusted this long, and tells no one of
+# its changes while its last heartbeat, sent less than this ago, found no other worker: one
+# that began to listen since keeps nothing read before the change (AccessCache.alone_within).
+SETTLE_S = 1.0
 
 Version = tuple[int, int]
 
@@ -51,7 +56,7 @@ class PageCache:
 
     def version(self, session_id: UUID) -> Version | None:
         """The session's version to read a page at; None while no page may be kept."""
-        if not self._channel.active:
+        if not self._channel.trusted_for(SETTLE_S):
             return None
         return self._generation, self._changes.get(session_id, 0)
 
@@ -67,8 +72,8 @@ class PageCache:
         """A committed change to the session's messages or to who may read them: drop its
         pages here, then tell the other workers."""
         self._bump(session_id)
-        if not self._channel.publishes or not self._channel.active:
-            return  # nobody else keeps pages, or nobody trusts them now
+        if not self._channel.publishes or self._channel.alone_within(SETTLE_S):
+            return  # no other worker keeps pages
         self._untold.add(session_id)
         if self._telling is None:
             self._telling = asyncio.get_running_loop().create_future()
@@ -103,6 +108,8 @@ class PageCache:
         try:
             if not await self._channel.publish(TOPIC, mark + b" " + sessions):
                 return False
+            if not self._channel.active:
+                return True  # told; this worker's own listener is down and cannot echo it
             async with asyncio.timeout(ECHO_TIMEOUT_S):
                 await echo
         except TimeoutError:

@@ -73,6 +73,10 @@ class AccessCache:
         self._tokens: dict[str, tuple[float, User, UUID]] = {}
         # Trusted for good in a lone process; a Redis-backed cache waits for its heartbeats.
         self._trusted_until = math.inf if redis_url is None and single_worker else -math.inf
+        # When the cache last became trusted (after a gap, or at start).
+        self._trusted_since = -math.inf if redis_url is None and single_worker else math.inf
+        # When this worker's last heartbeat was sent, if Redis found no other worker listening.
+        self._alone_at = -math.inf
         self._announced_trusted = False
         # Tells this cache's heartbeats from those of the other workers on the channel.
         self._instance = uuid.uuid4().hex.encode()
@@ -93,6 +97,19 @@ class AccessCache:
     def publishes(self) -> bool:
         """Whether other workers hear this one's messages (a Redis channel is configured)."""
         return self._redis_url is not None
+
+    def trusted_for(self, seconds: float) -> bool:
+        """Whether the cache is trusted and has been for `seconds` without a gap."""
+        now = self._clock()
+        return now < self._trusted_until and now - self._trusted_since >= seconds
+
+    def alone_within(self, seconds: float) -> bool:
+        """Whether this trusted worker's heartbeat, sent less than `seconds` ago, was the only
+        one to reach a listener: no other worker heard the channel then. A worker that begins
+        to listen later is trusted only after its own heartbeat comes back; if it then waits
+        `seconds` before keeping anything, it keeps nothing read before this moment."""
+        now = self._clock()
+        return now < self._trusted_until and now - self._alone_at < seconds
 
     def follow(self, topic: bytes, listener: Callable[[bytes | None], None]) -> None:
         """Hand `listener` the payload of each message on `topic`, this worker's own included,
@@ -225,6 +242,7 @@ class AccessCache:
             self._tokens.clear()
             self.epoch += 1
             self._tell_followers()
+            self._trusted_since = now
             self._announce(trusted=True, reason="heartbeat came back")
         self._trusted_until = max(self._trusted_until, until)
 
@@ -265,19 +283,26 @@ class AccessCache:
             await self._redis.aclose()
 
     async def _publish(self, message: bytes) -> bool:
+        return await self._publish_to(message) is not None
+
+    async def _publish_to(self, message: bytes) -> int | None:
+        """How many listeners Redis handed the message to; None if it did not take it."""
         assert self._redis is not None
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S):
-                await self._redis.publish(CHANNEL, message)
+                receivers: int = await self._redis.publish(CHANNEL, message)
         except (RedisError, OSError, TimeoutError):
-            return False
-        return True
+            return None
+        return receivers
 
     async def _beat(self) -> None:
         while True:
             if not self.active:
                 self._announce(trusted=False, reason="no heartbeat came back in time")
-            await self._publish(self.heartbeat())
+            sent_at = self._clock()
+            receivers = await self._publish_to(self.heartbeat())
+            # Only this worker's own listener heard it: no other worker listens.
+            self._alone_at = sent_at if receivers == 1 and self.active else -math.inf
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
     async def _listen(self, redis_url: str) -> None:
