@@ -17,6 +17,7 @@ class Profile:
     soak_seconds: int  # the soak stops here even when its checkpoints are not reached
     soak_databases: tuple[str, ...]  # where the RSS soak runs
     scaling: bool  # also measure 2 workers against 1
+    scaling_rounds: int  # rounds of the 2-vs-1 runs, each stack in turn within a round
     databases: tuple[str, ...] = ("sqlite", "postgresql")
     logins: int = 20  # logins to time for the login throughput (sets that run's length)
 
@@ -34,6 +35,7 @@ STANDARD = Profile(
     soak_seconds=180,
     soak_databases=("sqlite",),
     scaling=True,
+    scaling_rounds=4,
 )
 QUICK = Profile(
     name="quick",
@@ -48,6 +50,7 @@ QUICK = Profile(
     soak_seconds=20,
     soak_databases=("sqlite",),
     scaling=False,
+    scaling_rounds=1,
     databases=("sqlite",),
     logins=6,
 )

@@ -161,12 +161,17 @@ class Runner:
             if baseline is not None:
                 base_runs.append(self.run(stack.baseline, baseline))
             parley_runs.append(self.run(stack.parley, parley))
-        result: Result = {"parley": aggregate(parley_runs), "parley_runs": parley_runs}
-        if baseline is not None:
-            result["baseline"] = aggregate(base_runs)
-            result["baseline_runs"] = base_runs
-            result["ratio"] = round(result["parley"]["rps"] / result["baseline"]["rps"], 3)
-        return result
+        return compared(parley_runs, base_runs)
+
+
+def compared(parley_runs: list[Result], base_runs: list[Result]) -> Result:
+    """Parley's runs and the baseline's (if any): medians, every run, and their ratio."""
+    result: Result = {"parley": aggregate(parley_runs), "parley_runs": parley_runs}
+    if base_runs:
+        result["baseline"] = aggregate(base_runs)
+        result["baseline_runs"] = base_runs
+        result["ratio"] = round(result["parley"]["rps"] / result["baseline"]["rps"], 3)
+    return result
 
 
 def measure_endpoints(runner: Runner, stack: Stack, manifest: Manifest, token: str) -> Result:

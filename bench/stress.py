@@ -8,7 +8,7 @@ import sys
 import time
 
 from bench import wrk
-from bench.scenarios import Result, Runner, aggregate, endpoints, say
+from bench.scenarios import Result, Runner, aggregate, compared, endpoints, say
 from bench.seed_data import Manifest
 from bench.stack import Stack
 from bench.wrk import Load
@@ -169,11 +169,25 @@ def soak(runner: Runner, stack: Stack, manifest: Manifest, token: str) -> Result
     }
 
 
-def scaling_pair(runner: Runner, stack: Stack, manifest: Manifest, token: str) -> Result:
-    """The throughput of one stack for the scaling comparison (me and a message page)."""
-    out: Result = {}
+def scaling_rounds(
+    runner: Runner, stacks: dict[str, Stack], manifest: Manifest, token: str
+) -> dict[str, Result]:
+    """Each stack's throughput for the scaling comparison, by endpoint, the stacks measured in
+    turn within each round: this machine's speed moves by a quarter between runs seconds
+    apart, and a drift then touches every stack alike instead of one of them."""
+    out: dict[str, Result] = {name: {} for name in stacks}
     for ep in endpoints(manifest, token, runner.profile.connections):
-        if ep.key in TAIL_KEYS:
-            out[ep.key] = runner.compare(stack, ep.parley, ep.baseline)
-            say(f"{ep.key} {stack.workers}w", out[ep.key])
+        if ep.key not in TAIL_KEYS or ep.baseline is None:
+            continue
+        for stack in stacks.values():
+            runner.warm(stack.baseline, ep.baseline)
+            runner.warm(stack.parley, ep.parley)
+        runs = {name: ([], []) for name in stacks}  # (Parley's, the baseline's)
+        for _ in range(runner.profile.scaling_rounds):
+            for name, stack in stacks.items():
+                runs[name][1].append(runner.run(stack.baseline, ep.baseline))
+                runs[name][0].append(runner.run(stack.parley, ep.parley))
+        for name, (parley_runs, base_runs) in runs.items():
+            out[name][ep.key] = compared(parley_runs, base_runs)
+            say(f"{ep.key} {name}w", out[name][ep.key])
     return out

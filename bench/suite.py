@@ -65,15 +65,19 @@ class Context:
     extras: dict[str, str] | None = None
 
     def stack(self, workers: int, cpus: str | None) -> Any:
+        # A directory of its own, metrics included: two stacks may run at once.
+        workdir = self.workdir / self.db / f"{workers}w"
+        metrics = workdir / "metrics"
+        metrics.mkdir(parents=True, exist_ok=True)
         return running_stack(
             self.registry,
             database=self.db,
             database_url=self.url,
             workers=workers,
             cpus=cpus,
-            workdir=self.workdir / self.db,
+            workdir=workdir,
             secret=self.secret,
-            extras=self.extras or {},
+            extras=(self.extras or {}) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
         )
 
 
@@ -134,16 +138,7 @@ def run_database(ctx: Context, results: dict[str, Any]) -> None:
         print(f"-- 1 worker, servers on CPU {server_cpus}, wrk on CPU {load_cpus}", flush=True)
         pinned_phases(ctx, stack, scenarios.Runner(ctx.registry, ctx.profile, load_cpus), out)
     if ctx.profile.scaling and not ctx.args.no_scaling and both:
-        for workers in (1, 2):
-            holder: dict[str, Any] = {}
-            ctx.phase(
-                holder,
-                "scaling",
-                f"{ctx.db}/scaling-{workers}w",
-                lambda w=workers: scale(ctx, w, both),  # type: ignore[misc]
-            )
-            if "scaling" in holder:
-                out["scaling"][str(workers)] = holder["scaling"]
+        ctx.phase(out, "scaling", f"{ctx.db}/scaling", lambda: scale(ctx, both))
 
 
 def pinned_phases(
@@ -173,19 +168,22 @@ def pinned_phases(
     }
 
 
-def scale(ctx: Context, workers: int, cpus: str) -> dict[str, Any]:
-    """Throughput of `workers` workers, servers and wrk sharing every CPU."""
+def scale(ctx: Context, cpus: str) -> dict[str, Any]:
+    """Throughput of 1 worker and of 2, servers and wrk sharing every CPU: both stacks run at
+    once and are measured in turn (stress.scaling_rounds)."""
     manifest = ctx.manifest
     assert manifest is not None
-    with ctx.stack(workers, cpus) as stack:
-        print(f"-- {workers} worker(s), servers and wrk on CPUs {cpus}", flush=True)
+    with ctx.stack(1, cpus) as one, ctx.stack(2, cpus) as two:
+        print(f"-- 1 worker and 2 workers in turn, servers and wrk on CPUs {cpus}", flush=True)
         runner = scenarios.Runner(ctx.registry, ctx.profile, cpus)
-        token = client.login(stack.parley.base_url, manifest.email, manifest.password)
-        scaled = stress.scaling_pair(runner, stack, manifest, token["access_token"])
-        if workers == 2:
-            scaled["login"] = stress.measure_login(runner, stack, manifest, cores=2)
-        scaled["memory"] = {
-            "parley": stack.parley.memory(),
-            "baseline": stack.baseline.memory(),
-        }
+        token = client.login(one.parley.base_url, manifest.email, manifest.password)
+        scaled = stress.scaling_rounds(
+            runner, {"1": one, "2": two}, manifest, token["access_token"]
+        )
+        scaled["2"]["login"] = stress.measure_login(runner, two, manifest, cores=2)
+        for name, stack in (("1", one), ("2", two)):
+            scaled[name]["memory"] = {
+                "parley": stack.parley.memory(),
+                "baseline": stack.baseline.memory(),
+            }
         return scaled
