@@ -1,6 +1,6 @@
 """`python -m bench`: seed, start Parley and the baseline, load them, report.
 
-python -m bench                 # standard profile (< 10 minutes), SQLite and PostgreSQL
+python -m bench                 # standard profile (about 15 minutes), SQLite and PostgreSQL
 python -m bench --quick         # about 2-3 minutes, smoke figures
 python -m bench --db sqlite     # one database only
 python -m bench --publish       # also copy the figures into docs/

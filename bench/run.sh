@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmark suite with what it needs: wrk (apt), the bench requirements (pip, into the
 # project venv), then `python -m bench` with the given arguments (see `--help`).
-#   bash bench/run.sh               standard profile, SQLite and PostgreSQL (< 10 minutes)
+#   bash bench/run.sh               standard profile, SQLite and PostgreSQL (about 15 minutes)
 #   bash bench/run.sh --quick       smoke profile (about 2-3 minutes)
 #   bash bench/run.sh --publish     also refresh docs/performance.md, .png and -latest.json
 set -euo pipefail
