@@ -31,11 +31,17 @@ async def _contents(http: httpx.AsyncClient, owner: Account, sid: str, **params:
     return [item["content"] for item in response.json()["data"]["items"]]
 
 
+async def _conversation(http: httpx.AsyncClient, owner: Account, *contents: str) -> str:
+    sid: str = (await new_session(http, owner))["id"]
+    for content in contents:
+        await post_text(http, owner, sid, content)
+    return sid
+
+
 async def test_a_repeated_page_needs_no_query(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = (await new_session(client, alice))["id"]
-    await post_text(client, alice, sid, "one")
+    sid = await _conversation(client, alice, "one")
     first = await client.get(_page(sid), headers=alice.headers)
     with statements_sent(app) as sent:
         again = await client.get(_page(sid), headers=alice.headers)
@@ -50,8 +56,7 @@ async def test_a_repeated_page_needs_no_query(
 async def test_no_cache_asks_the_database(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    sid = (await new_session(client, alice))["id"]
-    await post_text(client, alice, sid, "one")
+    sid = await _conversation(client, alice, "one")
     kept = await client.get(_page(sid), headers=alice.headers)
     with statements_sent(app) as sent:
         fresh = await client.get(_page(sid), headers={**alice.headers, **NO_CACHE})
@@ -83,8 +88,7 @@ async def test_every_change_to_a_session_shows_in_its_next_page(
 async def test_a_deleted_owner_takes_an_admins_kept_pages_with_it(
     client: httpx.AsyncClient, alice: Account, admin: Account
 ) -> None:
-    sid = (await new_session(client, alice))["id"]
-    await post_text(client, alice, sid, "one")
+    sid = await _conversation(client, alice, "one")
     assert await _contents(client, admin, sid) == ["one"]  # kept for the admin
     gone = await client.delete(f"{API}/users/{alice.id}", headers=admin.headers)
     assert gone.status_code == 200, gone.text
@@ -98,8 +102,7 @@ async def test_without_a_trusted_channel_no_page_is_kept(
     lone = create_app((await app_factory()).state.resources.settings, single_worker=False)
     async with lone.router.lifespan_context(lone), make_client(lone) as http:
         owner = await sign_up(http)
-        sid = (await new_session(http, owner))["id"]
-        await post_text(http, owner, sid, "one")
+        sid = await _conversation(http, owner, "one")
         await http.get(_page(sid), headers=owner.headers)
         with statements_sent(lone) as sent:
             assert await _contents(http, owner, sid) == ["one"]
@@ -117,8 +120,7 @@ async def test_a_post_in_one_worker_reaches_the_pages_kept_by_another(
         await _wait_settled(worker)
     async with make_client(worker_a) as a, make_client(worker_b) as b:
         owner = await sign_up(a)
-        sid = (await new_session(a, owner))["id"]
-        await post_text(a, owner, sid, "one")
+        sid = await _conversation(a, owner, "one")
         assert await _contents(b, owner, sid) == ["one"]  # kept in B
         with statements_sent(worker_b) as sent:
             assert await _contents(b, owner, sid) == ["one"]
@@ -161,8 +163,7 @@ async def test_a_worker_that_joins_keeps_no_page_from_before_a_lone_workers_post
         raise AssertionError("a lone worker never found itself alone on the channel")
     async with make_client(worker_a) as a:
         owner = await sign_up(a)
-        sid = (await new_session(a, owner))["id"]
-        await post_text(a, owner, sid, "one")
+        sid = await _conversation(a, owner, "one")
         # A second worker joins and reads the page at once; A posts before it hears of B.
         worker_b: FastAPI = await app_factory(redis_url=REDIS_URL)
         await _wait_active(worker_b)

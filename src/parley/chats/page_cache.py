@@ -1,14 +1,15 @@
 """Pages of messages a worker answered, kept until their session changes (decision 202).
 
 A page is served from memory only while the access cache's channel is trusted (it carries the
-changes between workers, with the same heartbeat proof) and has been for SETTLE_S, and only
-if no change to its session was heard since it was read: each session has a version here, bumped by every change this
-worker makes or hears of, and a page is kept with the version it was read at. A writer drops
-its session's pages in its own worker before it answers, and answers once its message for the
-others has come back to it through the channel: Redis has then handed it to every worker, ahead
-of any request the client sends next; a worker that its last heartbeat found alone on the
-channel tells no one. A deleted user (whose sessions go with it) or a gap in
-the channel drops them all. A client that wants the database's word sends `Cache-Control: no-cache`.
+changes between workers, with the same heartbeat proof) and has been for SETTLE_S, and only if
+no change to its session was heard since it was read: each session has a version here, bumped
+by every change this worker makes or hears of, and a page is kept with the version it was read
+at. A writer drops its session's pages in its own worker before it answers, and answers once
+its message for the others has come back to it through the channel: Redis has then handed it
+to every worker, ahead of any request the client sends next. A worker that its last heartbeat
+found alone on the channel tells no one. A deleted user (whose sessions go with it) or a gap in
+the channel drops them all. A client that wants the database's word sends
+`Cache-Control: no-cache`.
 """
 
 import asyncio
