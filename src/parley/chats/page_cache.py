@@ -126,7 +126,10 @@ class PageCache:
         mark, _, sessions = payload.partition(b" ")
         echo = self._echoes.get(mark)
         if echo is not None:
-            echo.set_result(None)  # this worker's own message: its sessions are bumped already
+            # This worker's own message: its sessions are bumped already. A writer that gave
+            # up waiting has cancelled its echo; the listener must not trip on it.
+            if not echo.done():
+                echo.set_result(None)
             return
         for session_id in sessions.split(b","):
             self._bump(UUID(session_id.decode()))
