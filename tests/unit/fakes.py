@@ -210,12 +210,15 @@ class FakeResetTokenRepository:
 
 @dataclass
 class RecordingCache:
-    """Records which users' cached access was invalidated."""
+    """Records which users' cached access was invalidated, and which were deleted."""
 
     invalidated: list[UUID] = field(default_factory=list)
+    deleted: list[UUID] = field(default_factory=list)
 
-    async def invalidate_user(self, user_id: UUID) -> None:
+    async def invalidate_user(self, user_id: UUID, *, deleted: bool = False) -> None:
         self.invalidated.append(user_id)
+        if deleted:
+            self.deleted.append(user_id)
 
 
 @dataclass

@@ -49,6 +49,16 @@ async def test_disabling_revokes_sessions_and_drops_cached_access(world: World) 
     await _users(world).update_by_admin(user.id, actor=admin, data=UserUpdateAdmin(is_active=False))
     assert world.login_sessions.rows[issued.session_id].revoked_at is not None
     assert user.id in world.cache.invalidated
+    assert world.cache.deleted == []  # a disabled user's data stays
+
+
+async def test_deleting_a_user_tells_the_caches_it_is_gone(world: World) -> None:
+    admin = await _users(world).ensure_admin(
+        email="root@example.com", password="admin passphrase 1"
+    )
+    user = await _users(world).register(UserCreate(email="shop@example.com", password=PASSWORD))
+    await _users(world).delete_by_admin(user.id, actor=admin)
+    assert world.cache.deleted == [user.id]
 
 
 async def test_admins_cannot_demote_themselves(world: World) -> None:
