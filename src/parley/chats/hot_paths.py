@@ -144,20 +144,6 @@ class ChatHotPaths:
         version = None if fresh else self.pages.version(chat_session_id)
         if version is not None and (page := self.pages.get(key, version)) is not None:
             return page
-        page = await self._read_messages(chat_session_id, viewer, limit, cursor, descending, q)
-        if version is not None:
-            self.pages.put(key, version, page)
-        return page
-
-    async def _read_messages(
-        self,
-        chat_session_id: UUID,
-        viewer: User,
-        limit: int,
-        cursor: str | None,
-        descending: bool,
-        q: str | None,
-    ) -> bytes:
         scope = list_scope("messages", chat_session_id, "desc" if descending else "asc")
         after_seq = message_position(self.cursors, cursor, scope) if cursor else None
         async with reading(self.database) as conn:
@@ -179,7 +165,10 @@ class ChatHotPaths:
             next_cursor = self.cursors.encode({"seq": rows[-1][6]}, scope=scope)
         session_id = str(chat_session_id)
         items = [_message(conn, session_id, row) for row in rows]
-        return envelope("Messages", {"items": items, "next_cursor": next_cursor})
+        page = envelope("Messages", {"items": items, "next_cursor": next_cursor})
+        if version is not None:
+            self.pages.put(key, version, page)
+        return page
 
     async def post_text_message(
         self, chat_session_id: UUID, *, author: User, data: MessageCreate

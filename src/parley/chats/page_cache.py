@@ -62,7 +62,8 @@ class PageCache:
         return self._generation, self._changes.get(session_id, 0)
 
     def get(self, key: Hashable, version: Version) -> bytes | None:
-        return self._pages.get(key, version) if self._channel.active else None
+        """The page kept for `key` at `version`, a version `version()` has just given."""
+        return self._pages.get(key, version)
 
     def put(self, key: Hashable, version: Version, page: bytes) -> None:
         """Keep a page read at `version` (taken before the read): a change heard since makes
