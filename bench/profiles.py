@@ -12,7 +12,8 @@ class Profile:
     connections: int  # concurrent connections for throughput runs
     deep_duration: int  # seconds per deep-page run
     login_duration: int
-    contention_duration: int
+    contention_duration: int  # seconds of each run, alone and beside the logins
+    contention_rounds: int  # alone/beside alternations (medians are reported)
     soak_checkpoints: tuple[int, int]  # requests served when RSS is read
     soak_seconds: int  # the soak stops here even when its checkpoints are not reached
     soak_databases: tuple[str, ...]  # where the RSS soak runs
@@ -31,6 +32,7 @@ STANDARD = Profile(
     deep_duration=2,
     login_duration=6,
     contention_duration=10,
+    contention_rounds=3,
     soak_checkpoints=(50_000, 100_000),
     soak_seconds=180,
     soak_databases=("sqlite",),
@@ -46,6 +48,7 @@ QUICK = Profile(
     deep_duration=2,
     login_duration=3,
     contention_duration=2,
+    contention_rounds=1,
     soak_checkpoints=(5_000, 10_000),
     soak_seconds=20,
     soak_databases=("sqlite",),

@@ -66,33 +66,45 @@ def measure_login(runner: Runner, stack: Stack, manifest: Manifest, cores: int) 
 
 
 def contention(runner: Runner, stack: Stack, manifest: Manifest, token: str) -> Result:
-    """p99 of /users/me alone, then while logins run at full speed beside it."""
+    """p99 of /users/me alone, then while logins run at full speed beside it, in rounds: one
+    run's p99 moves by half from run to run here, a drift between rounds touches both sides."""
     probe = Load((("GET", f"{API}/users/me", ""),), token, connections=4)
     seconds = runner.profile.contention_duration
     runner.warm(stack.parley, probe)
-    alone = runner.run(stack.parley, probe, seconds)
-    # Two logins in flight keep the server's one CPU busy hashing: "full speed".
-    logins = wrk.start(
-        runner.registry,
-        stack.parley,
-        login_load(manifest, connections=2),
-        duration=seconds + 2,
-        cpus=runner.load_cpus,
-    )
-    try:
-        time.sleep(1.0)  # let the logins fill the thread pool first
-        beside = runner.run(stack.parley, probe, seconds)
-    finally:
-        login_result = wrk.finish(runner.registry, logins)
-    out = {
-        "alone": alone,
-        "with_logins": beside,
-        "logins": login_result,
-        "p99_ratio": round(beside["p99_ms"] / alone["p99_ms"], 3) if alone["p99_ms"] else None,
+    alone: list[Result] = []
+    beside: list[Result] = []
+    logins: list[Result] = []
+    for _ in range(runner.profile.contention_rounds):
+        alone.append(runner.run(stack.parley, probe, seconds))
+        # Two logins in flight keep the server's one CPU busy hashing: "full speed".
+        running = wrk.start(
+            runner.registry,
+            stack.parley,
+            login_load(manifest, connections=2),
+            duration=seconds + 2,
+            cpus=runner.load_cpus,
+        )
+        try:
+            time.sleep(1.0)  # let the logins fill the thread pool first
+            beside.append(runner.run(stack.parley, probe, seconds))
+        finally:
+            logins.append(wrk.finish(runner.registry, running))
+    out: Result = {
+        "alone": aggregate(alone),
+        "with_logins": aggregate(beside),
+        "logins": aggregate(logins),
+        "alone_runs": alone,
+        "with_logins_runs": beside,
     }
+    out["p99_ratio"] = (
+        round(out["with_logins"]["p99_ms"] / out["alone"]["p99_ms"], 3)
+        if out["alone"]["p99_ms"]
+        else None
+    )
     print(
-        f"  contention /users/me p99 {alone['p99_ms']} ms alone, {beside['p99_ms']} ms beside "
-        f"{login_result['rps']} logins/s -> x{out['p99_ratio']}",
+        f"  contention /users/me p99 {out['alone']['p99_ms']} ms alone, "
+        f"{out['with_logins']['p99_ms']} ms beside {out['logins']['rps']} logins/s "
+        f"(medians of {len(alone)} rounds) -> x{out['p99_ratio']}",
         flush=True,
     )
     return out
@@ -182,7 +194,8 @@ def scaling_rounds(
         for stack in stacks.values():
             runner.warm(stack.baseline, ep.baseline)
             runner.warm(stack.parley, ep.parley)
-        runs = {name: ([], []) for name in stacks}  # (Parley's, the baseline's)
+        # Per stack: (Parley's runs, the baseline's).
+        runs: dict[str, tuple[list[Result], list[Result]]] = {name: ([], []) for name in stacks}
         for _ in range(runner.profile.scaling_rounds):
             for name, stack in stacks.items():
                 runs[name][1].append(runner.run(stack.baseline, ep.baseline))
