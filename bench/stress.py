@@ -89,22 +89,20 @@ def contention(runner: Runner, stack: Stack, manifest: Manifest, token: str) -> 
             beside.append(runner.run(stack.parley, probe, seconds))
         finally:
             logins.append(wrk.finish(runner.registry, running))
+    alone_medians, beside_medians = aggregate(alone), aggregate(beside)
+    p99_alone, p99_beside = alone_medians["p99_ms"], beside_medians["p99_ms"]
     out: Result = {
-        "alone": aggregate(alone),
-        "with_logins": aggregate(beside),
+        "alone": alone_medians,
+        "with_logins": beside_medians,
         "logins": aggregate(logins),
         "alone_runs": alone,
         "with_logins_runs": beside,
+        "p99_ratio": round(p99_beside / p99_alone, 3) if p99_alone else None,
     }
-    out["p99_ratio"] = (
-        round(out["with_logins"]["p99_ms"] / out["alone"]["p99_ms"], 3)
-        if out["alone"]["p99_ms"]
-        else None
-    )
     print(
-        f"  contention /users/me p99 {out['alone']['p99_ms']} ms alone, "
-        f"{out['with_logins']['p99_ms']} ms beside {out['logins']['rps']} logins/s "
-        f"(medians of {len(alone)} rounds) -> x{out['p99_ratio']}",
+        f"  contention /users/me p99 {p99_alone} ms alone, {p99_beside} ms beside "
+        f"{out['logins']['rps']} logins/s (medians, rounds: {len(alone)}) "
+        f"-> x{out['p99_ratio']}",
         flush=True,
     )
     return out
