@@ -205,6 +205,20 @@ def server_scaling(data: Result, server: str) -> dict[str, float]:
     return out
 
 
+def worker_cost_scaling(data: Result) -> dict[str, float]:
+    """Parley's CPU per request with 2 workers over its CPU per request with 1, per endpoint:
+    near 1 when the workers share nothing that makes each request dearer."""
+    one = data.get("scaling", {}).get("1", {})
+    two = data.get("scaling", {}).get("2", {})
+    out = {}
+    for key in SCALED_KEYS:
+        before = one.get(key, {}).get("parley", {}).get("server_cpu_ms_per_request")
+        after = two.get(key, {}).get("parley", {}).get("server_cpu_ms_per_request")
+        if before and after:
+            out[key] = round(after / before, 2)
+    return out
+
+
 def _scaling_notes(results: Result) -> list[str]:
     cpus = results.get("meta", {}).get("cpus") or 1
     notes = []
@@ -220,6 +234,13 @@ def _scaling_notes(results: Result) -> list[str]:
         if own:
             figures = ", ".join(f"{key} x {value}" for key, value in own.items())
             notes.append(f"2 workers vs 1 on {db}, Parley by endpoint: {figures}.")
+        cost = worker_cost_scaling(data)
+        if cost:
+            figures = ", ".join(f"{key} x {value}" for key, value in cost.items())
+            notes.append(
+                f"Parley's CPU per request on {db}, 2 workers over 1 (the workers' own "
+                f"share of the scaling): {figures}."
+            )
         framework = server_scaling(data, "baseline")
         if framework:
             figures = ", ".join(f"{key} x {value}" for key, value in framework.items())
