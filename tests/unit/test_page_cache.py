@@ -33,6 +33,15 @@ class LateChannel(AccessCache):
             self.failures.append(error)
 
 
+@pytest.fixture
+def channel() -> LateChannel:
+    """A channel trusted long enough for pages to be kept."""
+    clock = FakeClock()
+    channel = LateChannel(clock)
+    clock.advance(SETTLE_S)
+    return channel
+
+
 async def _turns(count: int = 3) -> None:
     for _ in range(count):
         await asyncio.sleep(0)
@@ -43,12 +52,9 @@ def _from_another_worker(session: UUID) -> bytes:
 
 
 async def test_an_echo_after_its_writer_stopped_waiting_is_ignored(
-    monkeypatch: pytest.MonkeyPatch,
+    channel: LateChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
-    channel = LateChannel(clock)
     pages = PageCache(channel)
-    clock.advance(SETTLE_S)
     session = uuid4()
     # The writer waits no time at all: its own message comes back after it gave up.
     monkeypatch.setattr(page_cache, "ECHO_TIMEOUT_S", 0)
@@ -62,12 +68,9 @@ async def test_an_echo_after_its_writer_stopped_waiting_is_ignored(
 
 
 async def test_a_writer_answers_once_its_message_came_back(
-    monkeypatch: pytest.MonkeyPatch,
+    channel: LateChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
-    channel = LateChannel(clock)
     pages = PageCache(channel)
-    clock.advance(SETTLE_S)
     session = uuid4()
     before = pages.version(session)
     # Were its message not known back, the writer would wait an hour.
