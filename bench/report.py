@@ -191,29 +191,16 @@ def scaling_ceilings(data: Result, cpus: int) -> dict[str, float]:
     return out
 
 
-def server_scaling(data: Result, server: str) -> dict[str, float]:
-    """A server's ("parley" or "baseline") 2 workers vs 1, per endpoint of the scaling runs
-    (the target reads Parley's me and kept page)."""
+def two_over_one(data: Result, server: str, field: str = "rps") -> dict[str, float]:
+    """A server's ("parley" or "baseline") `field` with 2 workers over with 1, per endpoint of
+    the scaling runs: its throughput (the target reads Parley's me and kept page), or its CPU
+    per request (near 1 when the workers share nothing that makes each request dearer)."""
     one = data.get("scaling", {}).get("1", {})
     two = data.get("scaling", {}).get("2", {})
     out = {}
     for key in SCALED_KEYS:
-        before = one.get(key, {}).get(server, {}).get("rps")
-        after = two.get(key, {}).get(server, {}).get("rps")
-        if before and after:
-            out[key] = round(after / before, 2)
-    return out
-
-
-def worker_cost_scaling(data: Result) -> dict[str, float]:
-    """Parley's CPU per request with 2 workers over its CPU per request with 1, per endpoint:
-    near 1 when the workers share nothing that makes each request dearer."""
-    one = data.get("scaling", {}).get("1", {})
-    two = data.get("scaling", {}).get("2", {})
-    out = {}
-    for key in SCALED_KEYS:
-        before = one.get(key, {}).get("parley", {}).get("server_cpu_ms_per_request")
-        after = two.get(key, {}).get("parley", {}).get("server_cpu_ms_per_request")
+        before = one.get(key, {}).get(server, {}).get(field)
+        after = two.get(key, {}).get(server, {}).get(field)
         if before and after:
             out[key] = round(after / before, 2)
     return out
@@ -230,18 +217,18 @@ def _scaling_notes(results: Result) -> list[str]:
                 f"2 workers vs 1 on {db}: this machine's ceiling, from what the 1-worker runs "
                 f"kept its {cpus} CPUs busy with (wrk and the database included): {figures}."
             )
-        own = server_scaling(data, "parley")
+        own = two_over_one(data, "parley")
         if own:
             figures = ", ".join(f"{key} x {value}" for key, value in own.items())
             notes.append(f"2 workers vs 1 on {db}, Parley by endpoint: {figures}.")
-        cost = worker_cost_scaling(data)
+        cost = two_over_one(data, "parley", "server_cpu_ms_per_request")
         if cost:
             figures = ", ".join(f"{key} x {value}" for key, value in cost.items())
             notes.append(
                 f"Parley's CPU per request on {db}, 2 workers over 1 (the workers' own "
                 f"share of the scaling): {figures}."
             )
-        framework = server_scaling(data, "baseline")
+        framework = two_over_one(data, "baseline")
         if framework:
             figures = ", ".join(f"{key} x {value}" for key, value in framework.items())
             notes.append(
