@@ -210,30 +210,27 @@ def _scaling_notes(results: Result) -> list[str]:
     cpus = results.get("meta", {}).get("cpus") or 1
     notes = []
     for db, data in results.get("databases", {}).items():
-        ceilings = scaling_ceilings(data, cpus)
-        if ceilings:
-            figures = ", ".join(f"{key} x {value}" for key, value in ceilings.items())
-            notes.append(
+        # Each line's figures by endpoint, and what they are ({} takes the figures).
+        lines = (
+            (
+                scaling_ceilings(data, cpus),
                 f"2 workers vs 1 on {db}: this machine's ceiling, from what the 1-worker runs "
-                f"kept its {cpus} CPUs busy with (wrk and the database included): {figures}."
-            )
-        own = two_over_one(data, "parley")
-        if own:
-            figures = ", ".join(f"{key} x {value}" for key, value in own.items())
-            notes.append(f"2 workers vs 1 on {db}, Parley by endpoint: {figures}.")
-        cost = two_over_one(data, "parley", "server_cpu_ms_per_request")
-        if cost:
-            figures = ", ".join(f"{key} x {value}" for key, value in cost.items())
-            notes.append(
+                f"kept its {cpus} CPUs busy with (wrk and the database included): {{}}.",
+            ),
+            (two_over_one(data, "parley"), f"2 workers vs 1 on {db}, Parley by endpoint: {{}}."),
+            (
+                two_over_one(data, "parley", "server_cpu_ms_per_request"),
                 f"Parley's CPU per request on {db}, 2 workers over 1 (the workers' own "
-                f"share of the scaling): {figures}."
-            )
-        framework = two_over_one(data, "baseline")
-        if framework:
-            figures = ", ".join(f"{key} x {value}" for key, value in framework.items())
-            notes.append(
-                f"2 workers vs 1 on {db}, the baseline (no database) in the same runs: {figures}."
-            )
+                "share of the scaling): {}.",
+            ),
+            (
+                two_over_one(data, "baseline"),
+                f"2 workers vs 1 on {db}, the baseline (no database) in the same runs: {{}}.",
+            ),
+        )
+        for by_endpoint, line in lines:
+            if by_endpoint:
+                notes.append(line.format(", ".join(f"{k} x {v}" for k, v in by_endpoint.items())))
     return [*notes, ""] if notes else []
 
 
